@@ -1,0 +1,166 @@
+"""Result schema v1: what one frame gives, as values, and its JSON form.
+
+Coordinates carry their space in their names (`*_px`: image pixels of the frame as sent, origin
+top-left, x right, y down); angles are degrees, lengths millimetres. Sign conventions are stated
+once in `gazeserve.gaze.conventions`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+SCHEMA = "gazeserve.gaze.v1"
+
+Point2 = tuple[float, float]
+
+
+class AttentionState(enum.StrEnum):
+    ATTENTIVE = "attentive"
+    LOOKING_AWAY = "looking_away"
+    EYES_CLOSED = "eyes_closed"
+    NO_FACE = "no_face"
+
+
+@dataclass(frozen=True)
+class EyeResult:
+    """One eye, named from the subject's side (their left eye is on the image's right)."""
+
+    iris_center_px: Point2
+    iris_radius_px: float
+    displacement: Point2
+    """Iris offset from the eye centre in the eye's own axes, each in [-1, 1]: x along the
+    corner-to-corner line (positive toward the image's right), y across it (positive down)."""
+    openness: float
+    """Eye aspect ratio: lid gap over corner distance (about 0.25-0.35 open, < 0.1 closed)."""
+    closed: bool
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+
+
+@dataclass(frozen=True)
+class Gaze:
+    yaw_deg: float
+    pitch_deg: float
+    displacement: Point2
+    """Mean of both eyes' displacement."""
+    screen_point_px: Point2 | None = None
+
+
+@dataclass(frozen=True)
+class Attention:
+    score: float
+    state: AttentionState
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    score: float
+    box_px: tuple[float, float, float, float]
+    """Face box as (x_min, y_min, x_max, y_max) around the landmarks."""
+    head_pose: HeadPose
+    head_translation_mm: tuple[float, float, float]
+    left_eye: EyeResult
+    right_eye: EyeResult
+    gaze: Gaze
+    on_screen: bool
+    attention: Attention
+    landmarks_px: npt.NDArray[np.float32] | None = None
+    """478 x 3 in MediaPipe's index order: x, y in pixels, z in pixels on x's scale."""
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    width: int
+    height: int
+    timestamp_ms: float | None = None
+    stream_id: str | None = None
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds spent in each stage of one frame (0 for a stage that did not run)."""
+
+    decode: float = 0.0
+    detect: float = 0.0
+    landmarks: float = 0.0
+    iris: float = 0.0
+    gaze: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class GazeResult:
+    frame: FrameInfo
+    faces: list[FaceResult]
+    timings_ms: StageTimings = field(default_factory=StageTimings)
+    detector_ran: bool = True
+    """False when the stream's tracking gave the face region and the detector was skipped."""
+
+    @property
+    def face_detected(self) -> bool:
+        return bool(self.faces)
+
+    def to_dict(self, include_landmarks: bool = True) -> dict[str, Any]:
+        """The JSON form (schema v1). Landmarks appear only on faces that carry them."""
+        return {
+            "schema": SCHEMA,
+            "frame": {
+                "width": self.frame.width,
+                "height": self.frame.height,
+                "timestamp_ms": self.frame.timestamp_ms,
+                "stream_id": self.frame.stream_id,
+            },
+            "face_detected": self.face_detected,
+            "faces": [_face_dict(f, include_landmarks) for f in self.faces],
+            "timings_ms": {k: round(v, 3) for k, v in vars(self.timings_ms).items()},
+        }
+
+
+def _r(values: tuple[float, ...] | None, ndigits: int = 2) -> list[float] | None:
+    return None if values is None else [round(float(v), ndigits) for v in values]
+
+
+def _eye_dict(eye: EyeResult) -> dict[str, Any]:
+    return {
+        "iris_center_px": _r(eye.iris_center_px),
+        "iris_radius_px": round(eye.iris_radius_px, 2),
+        "displacement": _r(eye.displacement, 3),
+        "openness": round(eye.openness, 3),
+        "closed": eye.closed,
+    }
+
+
+def _face_dict(face: FaceResult, include_landmarks: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "score": round(face.score, 4),
+        "box_px": _r(face.box_px),
+        "head_pose_deg": {
+            "yaw": round(face.head_pose.yaw_deg, 2),
+            "pitch": round(face.head_pose.pitch_deg, 2),
+            "roll": round(face.head_pose.roll_deg, 2),
+        },
+        "head_translation_mm": _r(face.head_translation_mm, 1),
+        "eyes": {"left": _eye_dict(face.left_eye), "right": _eye_dict(face.right_eye)},
+        "gaze": {
+            "yaw_deg": round(face.gaze.yaw_deg, 2),
+            "pitch_deg": round(face.gaze.pitch_deg, 2),
+            "displacement": _r(face.gaze.displacement, 3),
+            "screen_point_px": _r(face.gaze.screen_point_px, 1),
+        },
+        "on_screen": face.on_screen,
+        "attention": {"score": round(face.attention.score, 3),
+                      "state": face.attention.state.value},
+    }
+    if include_landmarks and face.landmarks_px is not None:
+        out["landmarks_px"] = np.round(face.landmarks_px.astype(np.float64), 2).tolist()
+    return out
