@@ -122,7 +122,7 @@ class GazeResult:
             },
             "face_detected": self.face_detected,
             "faces": [_face_dict(f, include_landmarks) for f in self.faces],
-            "timings_ms": {k: round(v, 3) for k, v in vars(self.timings_ms).items()},
+            "timings_ms": {k: _f(v, 3) for k, v in vars(self.timings_ms).items()},
         }
 
 
@@ -130,35 +130,40 @@ def _r(values: tuple[float, ...] | None, ndigits: int = 2) -> list[float] | None
     return None if values is None else [round(float(v), ndigits) for v in values]
 
 
+def _f(value: float, ndigits: int) -> float:
+    """A plain Python float (geometry may hand numpy scalars), rounded for the wire."""
+    return round(float(value), ndigits)
+
+
 def _eye_dict(eye: EyeResult) -> dict[str, Any]:
     return {
         "iris_center_px": _r(eye.iris_center_px),
-        "iris_radius_px": round(eye.iris_radius_px, 2),
+        "iris_radius_px": _f(eye.iris_radius_px, 2),
         "displacement": _r(eye.displacement, 3),
-        "openness": round(eye.openness, 3),
-        "closed": eye.closed,
+        "openness": _f(eye.openness, 3),
+        "closed": bool(eye.closed),
     }
 
 
 def _face_dict(face: FaceResult, include_landmarks: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "score": round(face.score, 4),
+        "score": _f(face.score, 4),
         "box_px": _r(face.box_px),
         "head_pose_deg": {
-            "yaw": round(face.head_pose.yaw_deg, 2),
-            "pitch": round(face.head_pose.pitch_deg, 2),
-            "roll": round(face.head_pose.roll_deg, 2),
+            "yaw": _f(face.head_pose.yaw_deg, 2),
+            "pitch": _f(face.head_pose.pitch_deg, 2),
+            "roll": _f(face.head_pose.roll_deg, 2),
         },
         "head_translation_mm": _r(face.head_translation_mm, 1),
         "eyes": {"left": _eye_dict(face.left_eye), "right": _eye_dict(face.right_eye)},
         "gaze": {
-            "yaw_deg": round(face.gaze.yaw_deg, 2),
-            "pitch_deg": round(face.gaze.pitch_deg, 2),
+            "yaw_deg": _f(face.gaze.yaw_deg, 2),
+            "pitch_deg": _f(face.gaze.pitch_deg, 2),
             "displacement": _r(face.gaze.displacement, 3),
             "screen_point_px": _r(face.gaze.screen_point_px, 1),
         },
-        "on_screen": face.on_screen,
-        "attention": {"score": round(face.attention.score, 3),
+        "on_screen": bool(face.on_screen),
+        "attention": {"score": _f(face.attention.score, 3),
                       "state": face.attention.state.value},
     }
     if include_landmarks and face.landmarks_px is not None:

