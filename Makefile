@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 GAZESERVE := $(VENV)/bin/gazeserve
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-test run test test-fast lint goldens clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup setup-test system-packages run test test-fast lint goldens clean
 
 setup: $(STAMP)
 	$(GAZESERVE) models prepare
@@ -23,8 +25,15 @@ run: setup
 	$(GAZESERVE) serve
 
 # The MediaPipe reference environment (its own venv, never the runtime one) for parity tests.
+# promtool (Debian's prometheus package) checks the /metrics exposition.
 setup-test: setup
 	$(PY) -c "from gazeserve.reference.env import ensure_mediapipe_env; ensure_mediapipe_env()"
+	@command -v promtool >/dev/null || $(MAKE) --no-print-directory system-packages
+
+# Debian packages the tests use; needs root (CI runs as root) or sudo.
+system-packages:
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq prometheus >/dev/null
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts

@@ -34,10 +34,17 @@ class GeometryOptions:
     """Eye aspect ratio below which an eye is closed (see `eyes.DEFAULT_CLOSED_THRESHOLD`)."""
     eye_model: EyeModel = field(default_factory=EyeModel)
     attention: AttentionRules = field(default_factory=AttentionRules)
+    on_screen_margin_deg: float = 5.0
+    """Gaze this close to the screen's edge still counts as on it: an uncalibrated webcam
+    estimate is good to about 5-10 degrees, and a person looking into the webcam (just above
+    the screen) is attending to it."""
     reference: ReferenceFace | None = None
     """Face model for head pose; None: the packaged one, read on first use."""
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.on_screen_margin_deg <= 45.0:
+            raise ValueError("on_screen_margin_deg must be in [0, 45], got "
+                             f"{self.on_screen_margin_deg}")
         if self.focal_length_px is not None and not self.focal_length_px > 0.0:
             raise ValueError(f"focal_length_px must be positive, got {self.focal_length_px}")
         if not 0.0 <= self.closed_threshold < self.attention.open_eye_ratio:
@@ -90,7 +97,8 @@ def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, 
     direction = gaze_direction(head.rotation, eye_rotations_deg(eye_directions, options.eye_model),
                                right_eye, left_eye)
     hit = intersect_screen(translation, direction, options.screen)
-    attention = assess_attention(hit.on_screen, hit.angle_off_screen_deg, head.pose, right_eye,
+    on_screen = hit.on_screen or hit.angle_off_screen_deg <= options.on_screen_margin_deg
+    attention = assess_attention(on_screen, hit.angle_off_screen_deg, head.pose, right_eye,
                                  left_eye, options.closed_threshold, options.attention)
     return FaceGeometry(
         head_pose=head.pose,
@@ -98,7 +106,7 @@ def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, 
         left_eye=left_eye,
         right_eye=right_eye,
         gaze=gaze_result(direction, right_eye, left_eye),
-        on_screen=hit.on_screen,
+        on_screen=on_screen,
         attention=attention,
         screen_point_mm=hit.point_mm,
     )

@@ -432,3 +432,20 @@ def test_a_failing_listener_loses_no_frame(caplog: pytest.LogCaptureFixture) -> 
 
     assert asyncio.run(scenario()) == 1
     assert "listener on_depth failed" in caplog.text
+
+
+def test_age_counts_from_arrival_when_the_frame_waited_before() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        queue = FrameQueue(QueueOptions(max_frame_age_ms=200.0), clock=clock)
+        arrived = clock()
+        clock.advance_ms(150)  # waited in a connection's own slot first
+        early = queue.submit(work("early"), frame_id="early", arrived_at=arrived)
+        late = queue.submit(work("late"), frame_id="late")
+        clock.advance_ms(60)  # early is 210 ms old since arrival, late 60 ms
+        frame = await queue.get()
+        assert frame.frame_id == "late"
+        assert dropped_reason(early) is DropReason.STALE
+        assert not late.done()
+
+    asyncio.run(scenario())
