@@ -11,17 +11,18 @@ import queue
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from gazeserve.gaze.face import GeometryOptions, analyze_face
+from gazeserve.gaze.nominal_iris import with_nominal_irises
 from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 from gazeserve.models import ModelName, ModelStore
-from gazeserve.results import FaceResult, FrameInfo, GazeResult, StageTimings
+from gazeserve.results import EyeResult, FaceResult, FrameInfo, GazeResult, StageTimings
 from gazeserve.runtime import InferenceSession, RuntimeKind, open_session
 from gazeserve.streams import StreamState
 from gazeserve.vision.detector import Detection, DetectorKind, FaceDetector, merge_detections
@@ -151,6 +152,49 @@ class GazeEngine:
             stream.check_timestamp(timestamp_ms)
             return self._process(image_rgb, stream, timestamp_ms, include_landmarks, 1, decode_ms)
 
+    def process_landmarks(self, landmarks_px: npt.NDArray[np.floating[Any]], width: int,
+                          height: int, stream: StreamState | None = None,
+                          timestamp_ms: float | None = None) -> GazeResult:
+        """Everything after the mesh, for landmarks a client computed itself (478 or 468 x 3
+        in image pixels, z on x's scale): the frame never reaches the service.
+
+        With 468 points the irises are unknown: gaze is then the head's direction and the
+        result reports the iris fields as missing.
+        """
+        points = np.asarray(landmarks_px, np.float32)
+        if points.ndim != 2 or points.shape[0] not in (468, 478) or points.shape[1] != 3:
+            raise ValueError(f"expected 478 or 468 landmarks of 3 values, got shape "
+                             f"{points.shape}")
+        if width < 1 or height < 1:
+            raise ValueError(f"width and height must be positive, got {width} x {height}")
+        if stream is None:
+            return self._process_landmarks(points, width, height, None, timestamp_ms)
+        with stream.lock:
+            stream.check_timestamp(timestamp_ms)
+            return self._process_landmarks(points, width, height, stream, timestamp_ms)
+
+    def _process_landmarks(self, points: npt.NDArray[np.float32], width: int, height: int,
+                           stream: StreamState | None, timestamp_ms: float | None) -> GazeResult:
+        start = time.perf_counter_ns()
+        has_irises = points.shape[0] == 478
+        full = points if has_irises else with_nominal_irises(points)
+        geometry = analyze_face(full, (width, height), self.options.geometry,
+                                irises_measured=has_irises)
+        left, right, gaze = geometry.left_eye, geometry.right_eye, geometry.gaze
+        if not has_irises:
+            left, right = _without_iris(left), _without_iris(right)
+            gaze = replace(gaze, displacement=None)
+        face = FaceResult(
+            score=1.0, box_px=_box(full), head_pose=geometry.head_pose,
+            head_translation_mm=geometry.head_translation_mm, left_eye=left, right_eye=right,
+            gaze=gaze, on_screen=geometry.on_screen, attention=geometry.attention)
+        if stream is not None:
+            stream.frames += 1
+        elapsed_ms = (time.perf_counter_ns() - start) / 1e6
+        timings = StageTimings(gaze=elapsed_ms, total=elapsed_ms)
+        frame = FrameInfo(width, height, timestamp_ms, stream.stream_id if stream else None)
+        return GazeResult(frame, [face], timings, detector_ran=False)
+
     def warm_up(self) -> None:
         """Runs every model once, so the first real frame does not pay for lazy set-up."""
         blank = np.zeros((192, 192, 3), np.uint8)
@@ -208,11 +252,9 @@ class GazeEngine:
         start = time.perf_counter_ns()
         height, width = image.shape[:2]
         geometry = analyze_face(landmarks, (width, height), self.options.geometry)
-        points = landmarks[:, :2]
-        lo, hi = points.min(axis=0), points.max(axis=0)
         face = FaceResult(
             score=mesh.presence,
-            box_px=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
+            box_px=_box(landmarks),
             head_pose=geometry.head_pose,
             head_translation_mm=geometry.head_translation_mm,
             left_eye=geometry.left_eye,
@@ -269,6 +311,15 @@ def _check_image(image: object) -> None:
         raise InvalidImageError(f"expected an H x W x 3 uint8 RGB array, got {desc}")
     if image.shape[0] < 1 or image.shape[1] < 1:
         raise InvalidImageError("image has no pixels")
+
+
+def _box(landmarks_px: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
+    lo, hi = landmarks_px[:, :2].min(axis=0), landmarks_px[:, :2].max(axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+def _without_iris(eye: EyeResult) -> EyeResult:
+    return replace(eye, iris_center_px=None, iris_radius_px=None, displacement=None)
 
 
 def _choose(detections: list[Detection], tracking: bool, max_faces: int) -> list[Detection]:

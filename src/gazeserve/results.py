@@ -30,11 +30,13 @@ class AttentionState(enum.StrEnum):
 class EyeResult:
     """One eye, named from the subject's side (their left eye is on the image's right)."""
 
-    iris_center_px: Point2
-    iris_radius_px: float
-    displacement: Point2
+    iris_center_px: Point2 | None
+    """None when the iris was not measured (468-point landmarks sent by a client)."""
+    iris_radius_px: float | None
+    displacement: Point2 | None
     """Iris offset from the eye centre in the eye's own axes, each in [-1, 1]: x along the
-    corner-to-corner line (positive toward the image's right), y across it (positive down)."""
+    corner-to-corner line (positive toward the subject's left), y across it (positive toward
+    the chin); see `gazeserve.gaze.conventions`."""
     openness: float
     """Eye aspect ratio: lid gap over corner distance (about 0.25-0.35 open, < 0.1 closed)."""
     closed: bool
@@ -51,8 +53,8 @@ class HeadPose:
 class Gaze:
     yaw_deg: float
     pitch_deg: float
-    displacement: Point2
-    """Mean of both eyes' displacement."""
+    displacement: Point2 | None
+    """Mean of both eyes' displacement; None when the irises were not measured."""
     screen_point_px: Point2 | None = None
 
 
@@ -135,10 +137,14 @@ def _f(value: float, ndigits: int) -> float:
     return round(float(value), ndigits)
 
 
+def _f_or_none(value: float | None, ndigits: int) -> float | None:
+    return None if value is None else _f(value, ndigits)
+
+
 def _eye_dict(eye: EyeResult) -> dict[str, Any]:
     return {
         "iris_center_px": _r(eye.iris_center_px),
-        "iris_radius_px": _f(eye.iris_radius_px, 2),
+        "iris_radius_px": _f_or_none(eye.iris_radius_px, 2),
         "displacement": _r(eye.displacement, 3),
         "openness": _f(eye.openness, 3),
         "closed": bool(eye.closed),

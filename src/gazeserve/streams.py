@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from gazeserve.vision.roi import RotatedRect
 
+STREAM_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+"""Client-chosen stream ids: short, printable, safe in logs and URLs."""
+
 
 class StreamOrderError(ValueError):
     """A frame's timestamp is older than the stream's previous frame."""

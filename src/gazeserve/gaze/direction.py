@@ -121,8 +121,9 @@ def gaze_direction(head_rotation: Matrix, eye_rotations_deg: npt.NDArray[np.floa
 
 
 def gaze_result(direction: Vector, right_eye: EyeResult, left_eye: EyeResult) -> Gaze:
-    """The reported gaze: its angles and both eyes' mean displacement."""
+    """The reported gaze: its angles and both eyes' mean displacement (when both are known)."""
     yaw, pitch = angles_from_direction(direction)
-    displacement = (0.5 * (right_eye.displacement[0] + left_eye.displacement[0]),
-                    0.5 * (right_eye.displacement[1] + left_eye.displacement[1]))
+    right, left = right_eye.displacement, left_eye.displacement
+    displacement = None if right is None or left is None else (
+        0.5 * (right[0] + left[0]), 0.5 * (right[1] + left[1]))
     return Gaze(yaw_deg=yaw, pitch_deg=pitch, displacement=displacement)

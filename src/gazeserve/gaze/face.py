@@ -66,7 +66,7 @@ class FaceGeometry:
 
 
 def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, int],
-                 options: GeometryOptions) -> FaceGeometry:
+                 options: GeometryOptions, irises_measured: bool = True) -> FaceGeometry:
     """Eyes, head pose and position, gaze, screen and attention of one face.
 
     Args:
@@ -74,6 +74,8 @@ def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, 
             pixels on x's scale (smaller = closer).
         image_size: (width, height) of the frame in pixels.
         options: see `GeometryOptions`.
+        irises_measured: False when 468-477 are nominal irises (see `nominal_iris`): the
+            distance then comes from the whole face's fitted scale instead of the iris size.
 
     Raises:
         ValueError: landmarks of the wrong shape or not finite, or an empty image size.
@@ -92,7 +94,8 @@ def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, 
     head = fit_head(landmarks_px, image_size, focal_px, reference)
     eye_directions = eye_directions_in_head(landmarks_px, head, reference, image_size, focal_px,
                                             options.eye_model)
-    scale = iris_scale_px_per_mm(landmarks_px, head.apparent_rotation, eye_directions)
+    scale = (iris_scale_px_per_mm(landmarks_px, head.apparent_rotation, eye_directions)
+             if irises_measured else head.scale_px_per_mm)
     translation = head_translation_mm(head.eyes_midpoint_px, image_size, focal_px, scale)
     direction = gaze_direction(head.rotation, eye_rotations_deg(eye_directions, options.eye_model),
                                right_eye, left_eye)

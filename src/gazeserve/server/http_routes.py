@@ -15,15 +15,15 @@ from gazeserve.observability import render_prometheus
 from gazeserve.observability.snapshot import build_snapshot
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped, QueueFullError
 from gazeserve.server.errors import ApiError
+from gazeserve.server.landmarks import LandmarksRequest
 from gazeserve.server.service import GazeService
-from gazeserve.streams import StreamOrderError
+from gazeserve.streams import STREAM_ID_PATTERN, StreamOrderError
 
 router = APIRouter()
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/webp", "image/bmp",
                          "application/octet-stream"})
 GAZE_QUERY = frozenset({"stream_id", "timestamp_ms", "priority", "include", "max_faces"})
-STREAM_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 def service_of(request: Request) -> GazeService:
@@ -67,6 +67,25 @@ async def post_gaze(
         result = await service.analyze(data, stream=stream, timestamp_ms=timestamp_ms,
                                        priority=priority, include_landmarks=include is not None,
                                        max_faces=max_faces)
+    except FrameDropped as exc:
+        raise api_error_for_drop(exc) from None
+    except StreamOrderError as exc:
+        raise ApiError(409, "out_of_order", str(exc)) from None
+    return json_response(result.to_dict())
+
+
+@router.post("/v1/gaze/landmarks", summary="Gaze and attention from client-side landmarks")
+async def post_gaze_landmarks(request: Request, body: LandmarksRequest) -> Response:
+    """The privacy-preserving mode: the device runs the face mesh, the service never sees a face.
+
+    Everything after the mesh runs here (eyes, head pose, gaze, attention) and answers the same
+    result schema, with no detector or landmark timings.
+    """
+    service = service_of(request)
+    try:
+        result = await service.analyze_landmarks(
+            body.points_px(), body.width, body.height, stream=service.stream(body.stream_id),
+            timestamp_ms=body.timestamp_ms)
     except FrameDropped as exc:
         raise api_error_for_drop(exc) from None
     except StreamOrderError as exc:

@@ -12,6 +12,9 @@ import time
 from dataclasses import asdict
 from functools import partial
 
+import numpy as np
+import numpy.typing as npt
+
 from gazeserve.config import EngineKind, Settings, recommended_workers
 from gazeserve.observability.metrics import Metrics
 from gazeserve.pipeline import EngineOptions, GazeEngine
@@ -82,6 +85,21 @@ class GazeService:
                                          arrived_at=arrived_at)
         self.metrics.observe_timings(asdict(result.timings_ms))
         self.metrics.observe_detection(faces=len(result.faces), detector_ran=result.detector_ran)
+        return result
+
+    async def analyze_landmarks(self, points_px: npt.NDArray[np.float32], width: int,
+                                height: int, *, stream: StreamState | None = None,
+                                timestamp_ms: float | None = None, priority: int = 5,
+                                frame_id: object = None,
+                                arrived_at: float | None = None) -> GazeResult:
+        """Queues client-computed landmarks like a frame (same shedding, same workers)."""
+        work = partial(self.engine.process_landmarks, points_px, width, height, stream,
+                       timestamp_ms)
+        result = await self.queue.submit(work, stream_id=stream.stream_id if stream else None,
+                                         priority=priority, frame_id=frame_id,
+                                         arrived_at=arrived_at)
+        self.metrics.observe_timings(asdict(result.timings_ms))
+        self.metrics.observe_detection(faces=len(result.faces), detector_ran=False)
         return result
 
     def system_info(self) -> dict[str, object]:

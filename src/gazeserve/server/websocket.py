@@ -7,6 +7,8 @@ reported as dropped. Results go out in the order frames were sent.
 Client -> server
   binary                                  an encoded frame (JPEG, PNG, WebP)
   {"type": "frame", "frame_id", "timestamp_ms"}   metadata for the next binary frame
+  {"type": "landmarks", "landmarks", "coordinates", "width", "height", "frame_id"?,
+   "timestamp_ms"?}   a face's landmarks instead of a frame (see POST /v1/gaze/landmarks)
   {"type": "config", "include_landmarks", "priority"}
   {"type": "ping"}
 Server -> client
@@ -29,10 +31,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 
 from gazeserve.imaging.errors import ImageDecodeError
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped
 from gazeserve.server.errors import error_payload, from_decode_error
+from gazeserve.server.landmarks import LandmarksRequest
 from gazeserve.server.service import GazeService
 from gazeserve.streams import StreamOrderError
 
@@ -45,7 +49,7 @@ MAX_CONSECUTIVE_ERRORS = 20
 
 @dataclass
 class _Frame:
-    data: bytes
+    data: bytes | LandmarksRequest
     frame_id: Any
     timestamp_ms: float | None
     received_s: float = field(default_factory=time.monotonic)
@@ -88,6 +92,19 @@ class _Session:
             if self.stream is not None:
                 self.service.streams.remove(self.stream.stream_id)
 
+    async def _on_landmarks(self, message: dict[str, Any]) -> None:
+        fields = {k: v for k, v in message.items() if k not in ("type", "frame_id")}
+        frame_id = message.get("frame_id", next(self._sequence))
+        try:
+            request = LandmarksRequest.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            await self._error("invalid_landmarks", f"{where}: {first['msg']}" if where
+                              else first["msg"], frame_id)
+            return
+        await self._enqueue(_Frame(request, frame_id, request.timestamp_ms))
+
     async def _on_frame(self, data: bytes) -> None:
         meta, self._next_meta = self._next_meta, {}
         frame_id = meta.get("frame_id", next(self._sequence))
@@ -101,8 +118,12 @@ class _Session:
             await self._error("empty_body", "empty binary message; send an encoded image",
                               frame_id)
             return
+        await self._enqueue(_Frame(data, frame_id, meta.get("timestamp_ms")))
+
+    async def _enqueue(self, frame: _Frame) -> None:
+        """The frame waits for the one in flight; a newer one replaces it (latest wins)."""
         self._errors_in_a_row = 0
-        replaced, self._waiting = self._waiting, _Frame(data, frame_id, meta.get("timestamp_ms"))
+        replaced, self._waiting = self._waiting, frame
         if replaced is not None:
             await self._send({"type": "dropped", "frame_ids": [replaced.frame_id],
                               "reason": DropReason.SUPERSEDED.value})
@@ -118,6 +139,8 @@ class _Session:
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "frame":
             await self._on_frame_meta(message)
+        elif kind == "landmarks":
+            await self._on_landmarks(message)
         elif kind == "config":
             await self._on_config(message)
         elif kind == "ping":
@@ -164,10 +187,17 @@ class _Session:
 
     async def _process(self, frame: _Frame) -> None:
         try:
-            result = await self.service.analyze(
-                frame.data, stream=self.stream, timestamp_ms=frame.timestamp_ms,
-                priority=self.priority, include_landmarks=self.include_landmarks,
-                frame_id=frame.frame_id, arrived_at=frame.received_s)
+            if isinstance(frame.data, LandmarksRequest):
+                request = frame.data
+                result = await self.service.analyze_landmarks(
+                    request.points_px(), request.width, request.height, stream=self.stream,
+                    timestamp_ms=frame.timestamp_ms, priority=self.priority,
+                    frame_id=frame.frame_id, arrived_at=frame.received_s)
+            else:
+                result = await self.service.analyze(
+                    frame.data, stream=self.stream, timestamp_ms=frame.timestamp_ms,
+                    priority=self.priority, include_landmarks=self.include_landmarks,
+                    frame_id=frame.frame_id, arrived_at=frame.received_s)
         except FrameDropped as exc:
             await self._send({"type": "dropped", "frame_ids": [frame.frame_id],
                               "reason": str(exc.reason)})
