@@ -6,7 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 from gazeserve import __version__
 from gazeserve.config import Settings, load_settings
@@ -18,6 +22,8 @@ from gazeserve.server.errors import install_error_handlers
 from gazeserve.server.service import GazeService
 
 log = logging.getLogger("gazeserve.server")
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -44,6 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(http_routes.router)
     app.include_router(websocket.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def demo_page() -> FileResponse:
+        """The webcam demo page (static files shipped with the package; no CDN)."""
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
     app.add_middleware(RequestTimingMiddleware, metrics=metrics)
     return app
 
