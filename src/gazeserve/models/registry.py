@@ -17,6 +17,7 @@ class ModelName(enum.StrEnum):
     FACE_DETECTOR_SHORT = "face_detection_short_range"
     FACE_DETECTOR_FULL = "face_detection_full_range_sparse"
     FACE_LANDMARK = "face_landmark"
+    FACE_LANDMARK_WITH_ATTENTION = "face_landmark_with_attention"
     IRIS_LANDMARK = "iris_landmark"
 
 
@@ -50,6 +51,11 @@ MODELS: dict[ModelName, ModelSpec] = {
             ModelName.FACE_LANDMARK,
             f"{_MODULES}/face_landmark/face_landmark.tflite",
             "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        ),
+        ModelSpec(
+            ModelName.FACE_LANDMARK_WITH_ATTENTION,
+            f"{_MODULES}/face_landmark/face_landmark_with_attention.tflite",
+            "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
         ),
         ModelSpec(
             ModelName.IRIS_LANDMARK,
