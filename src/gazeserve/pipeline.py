@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from gazeserve.gaze.face import GeometryOptions, analyze_face
 from gazeserve.gaze.nominal_iris import with_nominal_irises
+from gazeserve.gaze.quality import assess_quality
 from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 from gazeserve.models import ModelName, ModelStore
 from gazeserve.results import EyeResult, FaceResult, FrameInfo, GazeResult, StageTimings
@@ -188,12 +189,18 @@ class GazeEngine:
             score=1.0, box_px=_box(full), head_pose=geometry.head_pose,
             head_translation_mm=geometry.head_translation_mm, left_eye=left, right_eye=right,
             gaze=gaze, on_screen=geometry.on_screen, attention=geometry.attention)
+        timings = StageTimings()
+        faces: list[FaceResult] = [face]
+        events: list[dict[str, Any]] = []
         if stream is not None:
             stream.frames += 1
-        elapsed_ms = (time.perf_counter_ns() - start) / 1e6
-        timings = StageTimings(gaze=elapsed_ms, total=elapsed_ms)
+            faces, events = self._observe(stream, faces, None, (width, height), timestamp_ms,
+                                          timings)
+        else:
+            faces = [replace(face, quality=assess_quality(face, (width, height)))]
+        timings.gaze = timings.total = (time.perf_counter_ns() - start) / 1e6
         frame = FrameInfo(width, height, timestamp_ms, stream.stream_id if stream else None)
-        return GazeResult(frame, [face], timings, detector_ran=False)
+        return GazeResult(frame, faces, timings, False, events)
 
     def warm_up(self) -> None:
         """Runs every model once, so the first real frame does not pay for lazy set-up."""
@@ -215,13 +222,29 @@ class GazeEngine:
             meshes, detector_ran = self._meshes(models, image, stream, max_faces, timings)
             faces = [self._face(models, image, mesh, timings, include_landmarks)
                      for mesh in meshes]
+        events: list[dict[str, Any]] = []
         if stream is not None:
             stream.frames += 1
             stream.detector_runs += detector_ran
             stream.roi = roi_from_landmarks(meshes[0].landmarks_px) if meshes else None
+            faces, events = self._observe(stream, faces, image, (width, height), timestamp_ms,
+                                          timings)
+        else:
+            faces = [replace(f, quality=assess_quality(f, (width, height))) for f in faces]
         timings.total = decode_ms + (time.perf_counter_ns() - start) / 1e6
         frame = FrameInfo(width, height, timestamp_ms, stream.stream_id if stream else None)
-        return GazeResult(frame, faces, timings, detector_ran)
+        return GazeResult(frame, faces, timings, detector_ran, events)
+
+    @staticmethod
+    def _observe(stream: StreamState, faces: list[FaceResult], image: ImageRGB | None,
+                 frame_size: tuple[int, int], timestamp_ms: float | None, timings: StageTimings
+                 ) -> tuple[list[FaceResult], list[dict[str, Any]]]:
+        """The stream's signals (calibration, smoothing, quality, events) on its tracked face."""
+        start = time.perf_counter_ns()
+        face, events = stream.signals.observe(faces[0] if faces else None, image, frame_size,
+                                              stream.frame_time_s(timestamp_ms))
+        timings.gaze += (time.perf_counter_ns() - start) / 1e6
+        return ([face] if face is not None else []), events
 
     def _meshes(self, models: _Models, image: ImageRGB, stream: StreamState | None,
                 max_faces: int, timings: StageTimings) -> tuple[list[MeshResult], bool]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from gazeserve.gaze.quality import Quality
 
 SCHEMA = "gazeserve.gaze.v1"
 
@@ -78,6 +81,8 @@ class FaceResult:
     attention: Attention
     landmarks_px: npt.NDArray[np.float32] | None = None
     """478 x 3 in MediaPipe's index order: x, y in pixels, z in pixels on x's scale."""
+    quality: Quality | None = None
+    """Confidence in [0, 1] and flags (see `gazeserve.gaze.quality`)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ class GazeResult:
     timings_ms: StageTimings = field(default_factory=StageTimings)
     detector_ran: bool = True
     """False when the stream's tracking gave the face region and the detector was skipped."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Stream events (blinks, fixations, on/off screen) that completed with this frame."""
 
     @property
     def face_detected(self) -> bool:
@@ -124,6 +131,7 @@ class GazeResult:
             },
             "face_detected": self.face_detected,
             "faces": [_face_dict(f, include_landmarks) for f in self.faces],
+            "events": self.events,
             "timings_ms": {k: _f(v, 3) for k, v in vars(self.timings_ms).items()},
         }
 
@@ -172,6 +180,8 @@ def _face_dict(face: FaceResult, include_landmarks: bool) -> dict[str, Any]:
         "attention": {"score": _f(face.attention.score, 3),
                       "state": face.attention.state.value},
     }
+    if face.quality is not None:
+        out["quality"] = face.quality.to_dict()
     if include_landmarks and face.landmarks_px is not None:
         out["landmarks_px"] = np.round(face.landmarks_px.astype(np.float64), 2).tolist()
     return out

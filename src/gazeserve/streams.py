@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from gazeserve.stream_signals import StreamSignals
 from gazeserve.vision.roi import RotatedRect
 
 STREAM_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -33,7 +34,26 @@ class StreamState:
     last_timestamp_ms: float | None = None
     frames: int = 0
     detector_runs: int = 0
+    signals: StreamSignals = field(default_factory=StreamSignals, repr=False, compare=False)
+    """Smoothing, events, quality baseline and calibration of this stream."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _clock_origin: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+
+    def frame_time_s(self, timestamp_ms: float | None) -> float:
+        """This frame's time on the stream's clock, in seconds.
+
+        The client's timestamps when it sends them; for a frame without one, the server's
+        monotonic time, carried on from the client's clock where the stream has one, so the
+        stream's time never jumps between the two.
+        """
+        now = time.monotonic()
+        if timestamp_ms is not None:
+            self._clock_origin = (timestamp_ms / 1000.0, now)
+            return timestamp_ms / 1000.0
+        if self._clock_origin is None:
+            self._clock_origin = (now, now)
+        client_s, server_s = self._clock_origin
+        return client_s + (now - server_s)
 
     def check_timestamp(self, timestamp_ms: float | None) -> None:
         if timestamp_ms is None:

@@ -16,9 +16,13 @@ def _ws_url(server: str) -> str:
 
 
 def _recv(ws: Any) -> dict[str, Any]:
-    message = ws.recv(timeout=30)
-    assert isinstance(message, str)
-    return json.loads(message)
+    """The next message that is not a stream event (blinks and fixations come as they end)."""
+    while True:
+        message = ws.recv(timeout=30)
+        assert isinstance(message, str)
+        decoded: dict[str, Any] = json.loads(message)
+        if decoded["type"] != "event":
+            return decoded
 
 
 def test_results_come_in_order_with_client_ids(server: str, jpeg_frames: list[bytes]) -> None:

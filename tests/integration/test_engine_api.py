@@ -20,7 +20,10 @@ def test_result_dict_has_schema_v1(engine, photos) -> None:
     assert out["face_detected"] is True
     face = out["faces"][0]
     assert set(face) == {"score", "box_px", "head_pose_deg", "head_translation_mm", "eyes",
-                         "gaze", "on_screen", "attention"}
+                         "gaze", "on_screen", "attention", "quality"}
+    assert 0.0 <= face["quality"]["confidence"] <= 1.0
+    assert isinstance(face["quality"]["flags"], list)
+    assert out["events"] == []
     assert set(face["eyes"]["left"]) == {"iris_center_px", "iris_radius_px", "displacement",
                                          "openness", "closed"}
     assert set(face["gaze"]) == {"yaw_deg", "pitch_deg", "displacement", "screen_point_px"}

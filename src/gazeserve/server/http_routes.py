@@ -7,13 +7,14 @@ from dataclasses import asdict
 from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from gazeserve.observability import render_prometheus
 from gazeserve.observability.snapshot import build_snapshot
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped, QueueFullError
+from gazeserve.server import calibration
 from gazeserve.server.errors import ApiError
 from gazeserve.server.landmarks import LandmarksRequest
 from gazeserve.server.service import GazeService
@@ -91,6 +92,52 @@ async def post_gaze_landmarks(request: Request, body: LandmarksRequest) -> Respo
     except StreamOrderError as exc:
         raise ApiError(409, "out_of_order", str(exc)) from None
     return json_response(result.to_dict())
+
+
+StreamIdPath = Annotated[str, Path(pattern=STREAM_ID_PATTERN)]
+
+
+@router.post("/v1/streams/{stream_id}/calibration", summary="Calibrate a stream to the screen")
+async def post_calibration(request: Request, stream_id: StreamIdPath,
+                           body: calibration.CalibrationRequest) -> Response:
+    """Fits samples (features + screen target) or imports an exported calibration.
+
+    Answers the calibration with its error on held-back targets in px and degrees; results of
+    the stream then carry `gaze.screen_point_px` and a calibrated `on_screen`.
+    """
+    stream = service_of(request).stream(stream_id)
+    assert stream is not None
+    try:
+        fitted = await calibration.from_request(body)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_calibration", str(exc)) from None
+    await calibration.set_calibration(stream, fitted)
+    return json_response(calibration.calibration_reply(fitted))
+
+
+@router.get("/v1/streams/{stream_id}/calibration", summary="Export a stream's calibration")
+async def get_calibration(request: Request, stream_id: StreamIdPath) -> Response:
+    stream = service_of(request).stream(stream_id)
+    fitted = stream.signals.calibration if stream is not None else None
+    if fitted is None:
+        raise ApiError(404, "not_found", f"stream {stream_id!r} has no calibration")
+    return json_response(calibration.calibration_reply(fitted))
+
+
+@router.delete("/v1/streams/{stream_id}/calibration", summary="Forget a stream's calibration")
+async def delete_calibration(request: Request, stream_id: StreamIdPath) -> Response:
+    stream = service_of(request).stream(stream_id)
+    assert stream is not None
+    await calibration.set_calibration(stream, None)
+    return json_response({"status": "deleted"})
+
+
+@router.get("/v1/streams/{stream_id}/summary", summary="Blinks, fixations and on-screen share")
+async def get_summary(request: Request, stream_id: StreamIdPath) -> Response:
+    stream = service_of(request).stream(stream_id)
+    assert stream is not None
+    summary = await calibration.locked(stream, stream.signals.events.summary)
+    return json_response({"stream_id": stream_id, "frames": stream.frames, **summary})
 
 
 def api_error_for_drop(exc: FrameDropped) -> ApiError:

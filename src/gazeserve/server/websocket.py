@@ -10,12 +10,18 @@ Client -> server
   {"type": "landmarks", "landmarks", "coordinates", "width", "height", "frame_id"?,
    "timestamp_ms"?}   a face's landmarks instead of a frame (see POST /v1/gaze/landmarks)
   {"type": "config", "include_landmarks", "priority"}
+  {"type": "calibration", "action": "start", "screen": {"width_px", "height_px"}}
+  {"type": "calibration", "action": "target", "target_px": [x, y], "t_ms"?}  a dot is shown
+  {"type": "calibration", "action": "finish" | "cancel"}
   {"type": "ping"}
 Server -> client
   {"type": "result", "frame_id", "server_ms", "wait_ms", ...result schema v1}
       server_ms: from the frame's arrival to its result; wait_ms: the part spent waiting
   {"type": "dropped", "frame_ids": [...], "reason": "superseded" | "stale" | "queue_full" | ...}
   {"type": "error", "frame_id"?, "error": {"code", "message"}}
+  {"type": "event", "event": "blink" | "fixation" | "on_screen" | "off_screen", "t_ms", ...}
+  {"type": "calibration", "state": "started" | "target" | "done" | "failed" | "cancelled",
+   on done "error_px", "error_deg", "points", "calibration"}
   {"type": "config", "config": {...}}, {"type": "pong"}
 """
 
@@ -35,6 +41,7 @@ from pydantic import ValidationError
 
 from gazeserve.imaging.errors import ImageDecodeError
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped
+from gazeserve.server import calibration
 from gazeserve.server.errors import error_payload, from_decode_error
 from gazeserve.server.landmarks import LandmarksRequest
 from gazeserve.server.service import GazeService
@@ -143,11 +150,45 @@ class _Session:
             await self._on_landmarks(message)
         elif kind == "config":
             await self._on_config(message)
+        elif kind == "calibration":
+            await self._on_calibration(message)
         elif kind == "ping":
             await self._send({"type": "pong"})
         else:
             await self._error("invalid_message", f"unknown message type {kind!r}; expected "
                               "'frame', 'config' or 'ping'")
+
+    async def _on_calibration(self, message: dict[str, Any]) -> None:
+        """The guided run: start (screen), a target per dot shown, finish (fit); or cancel."""
+        action = message.get("action")
+        stream = self.stream
+        assert stream is not None
+        try:
+            if action == "start":
+                await calibration.start(stream, calibration.ScreenModel.model_validate(
+                    message.get("screen")))
+                await self._send({"type": "calibration", "state": "started"})
+            elif action == "target":
+                x, y = message["target_px"]
+                t_ms = message.get("t_ms")
+                await calibration.show_target(stream, (float(x), float(y)),
+                                              None if t_ms is None else float(t_ms))
+                await self._send({"type": "calibration", "state": "target",
+                                  "target_px": [x, y]})
+            elif action == "finish":
+                fitted = await calibration.finish(stream)
+                await self._send({"type": "calibration", "state": "done",
+                                  **calibration.calibration_reply(fitted)})
+            elif action == "cancel":
+                await calibration.cancel(stream)
+                await self._send({"type": "calibration", "state": "cancelled"})
+            else:
+                await self._error("invalid_message", f"unknown calibration action {action!r}; "
+                                  "expected 'start', 'target', 'finish' or 'cancel'")
+        except (ValueError, TypeError, KeyError, ValidationError) as exc:
+            self._errors_in_a_row += 1
+            await self._send({"type": "calibration", "state": "failed",
+                              **error_payload("invalid_calibration", _one_line(exc))})
 
     async def _on_frame_meta(self, message: dict[str, Any]) -> None:
         frame_id = message.get("frame_id")
@@ -209,10 +250,14 @@ class _Session:
         else:
             done = time.monotonic()
             server_ms = (done - frame.received_s) * 1000
+            payload = result.to_dict()
+            events = payload.pop("events")
             await self._send({"type": "result", "frame_id": frame.frame_id,
                               "server_ms": round(server_ms, 2),
                               "wait_ms": round(server_ms - result.timings_ms.total, 2),
-                              **result.to_dict()})
+                              **payload})
+            for event in events:
+                await self._send(event)
 
     async def _error(self, code: str, message: str, frame_id: Any = None) -> None:
         self._errors_in_a_row += 1
@@ -224,6 +269,15 @@ class _Session:
     async def _send(self, payload: dict[str, Any]) -> None:
         async with self._send_lock:
             await self.ws.send_text(orjson.dumps(payload).decode())
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 _ids = itertools.count()
