@@ -8,11 +8,13 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-test system-packages run test test-fast lint goldens clean
+.PHONY: setup setup-test system-packages run test test-fast test-native-memcheck lint goldens \
+	clean
 
 setup: $(STAMP)
 	$(GAZESERVE) models prepare
 	$(GAZESERVE) media fetch --quiet
+	$(PY) -m gazeserve.native.build --optional
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +46,17 @@ test: setup-test lint
 
 test-fast: setup lint
 	$(PY) -m pytest -m "not slow"
+
+# The attention delegate's tests under AddressSanitizer + LeakSanitizer + UBSan (a CI step):
+# any sanitizer report makes pytest exit non-zero. Needs gcc (libasan). About 30 s.
+test-native-memcheck: setup
+	$(PY) -m gazeserve.native.build --sanitize address
+	LD_PRELOAD="$$(cc -print-file-name=libasan.so) $$(cc -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=1:malloc_context_size=2 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/unit/native/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	GAZE_NATIVE_TEST_SANITIZE=address \
+	$(PY) -m pytest tests/unit/native tests/integration/test_attention_mesh.py -p no:cacheprovider -q
 
 goldens: setup-test
 	$(PY) scripts/make_goldens.py

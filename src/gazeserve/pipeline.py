@@ -7,6 +7,7 @@ and streams at once.
 
 from __future__ import annotations
 
+import enum
 import queue
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,13 @@ from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 from gazeserve.models import ModelName, ModelStore
 from gazeserve.results import EyeResult, FaceResult, FrameInfo, GazeResult, StageTimings
 from gazeserve.runtime import InferenceSession, RuntimeKind, open_session
+from gazeserve.runtime.litert_attention import (
+    DelegateUnavailable,
+    attention_mesh_status,
+    open_attention_session,
+)
 from gazeserve.streams import StreamState
+from gazeserve.vision.attention_mesh import AttentionMeshModel, MeshResult478
 from gazeserve.vision.detector import Detection, DetectorKind, FaceDetector, merge_detections
 from gazeserve.vision.iris import IrisModel, assemble_478, eye_crops
 from gazeserve.vision.landmarks import (
@@ -40,6 +47,19 @@ from gazeserve.vision.roi import RotatedRect
 ImageRGB = npt.NDArray[np.uint8]
 
 MAX_FACES_LIMIT = 16
+
+
+class MeshKind(enum.StrEnum):
+    """Which face mesh produces the 478 points."""
+
+    AUTO = "auto"
+    """`attention` where its delegate loads and passes its self-check, else `split`."""
+    ATTENTION = "attention"
+    """MediaPipe's one-pass attention mesh (LiteRT + gazeserve's custom-op delegate)."""
+    SPLIT = "split"
+    """The face mesh plus the iris model on each eye: every runtime can run it."""
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -65,6 +85,8 @@ class EngineOptions:
     """Replace the mesh's eye regions with the iris model's closer estimate (MediaPipe's iris
     tracking does the same); False keeps the 468 mesh points exactly as the mesh model gives
     them (MediaPipe FaceMesh with refine_landmarks=False)."""
+    mesh: MeshKind = MeshKind.AUTO
+    """Attention mesh or split mesh + iris; `refine_eyes` applies to the split mesh only."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     geometry: GeometryOptions = field(default_factory=GeometryOptions)
 
@@ -77,12 +99,13 @@ class EngineOptions:
         if self.max_pixels < 1:
             raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
         object.__setattr__(self, "runtime", RuntimeKind(self.runtime))
+        object.__setattr__(self, "mesh", MeshKind(self.mesh))
 
 
 class _Models:
     """One thread's interpreters for every stage."""
 
-    def __init__(self, store: ModelStore, options: EngineOptions) -> None:
+    def __init__(self, store: ModelStore, options: EngineOptions, mesh_kind: MeshKind) -> None:
         def session(name: ModelName) -> InferenceSession:
             return open_session(options.runtime, store.require(name), options.num_threads)
 
@@ -97,6 +120,15 @@ class _Models:
         self.full_range_detector = FaceDetector(full, DetectorKind.FULL_RANGE)
         self.mesh = FaceMeshModel(mesh)
         self.iris = IrisModel(iris)
+        self.attention: AttentionMeshModel | None = None
+        if mesh_kind is MeshKind.ATTENTION:
+            attention = open_attention_session(
+                store.require(ModelName.FACE_LANDMARK_WITH_ATTENTION))
+            self._sessions.append(attention)
+            self.attention = AttentionMeshModel(attention)
+
+    def run_mesh(self, image: ImageRGB, roi: RotatedRect) -> MeshResult | MeshResult478:
+        return (self.attention or self.mesh).run(image, roi)
 
     def close(self) -> None:
         for s in self._sessions:
@@ -112,6 +144,7 @@ class GazeEngine:
         self._idle: queue.SimpleQueue[_Models] = queue.SimpleQueue()
         self._all: list[_Models] = []
         self._closed = False
+        self.mesh_kind, self.mesh_reason = _choose_mesh(options, store)
         self._release(self._new_models())  # load once now: a bad model fails at creation
 
     @classmethod
@@ -209,9 +242,10 @@ class GazeEngine:
         with self._lease() as models:
             models.detector.detect(blank)
             models.full_range_detector.detect(blank)
-            mesh = models.mesh.run(blank, roi)
-            for eye in eye_crops(mesh.landmarks_px):
-                models.iris.run(blank, eye)
+            mesh = models.run_mesh(blank, roi)
+            if models.attention is None:
+                for eye in eye_crops(mesh.landmarks_px):
+                    models.iris.run(blank, eye)
 
     def _process(self, image: ImageRGB, stream: StreamState | None, timestamp_ms: float | None,
                  include_landmarks: bool, max_faces: int, decode_ms: float) -> GazeResult:
@@ -247,9 +281,10 @@ class GazeEngine:
         return ([face] if face is not None else []), events
 
     def _meshes(self, models: _Models, image: ImageRGB, stream: StreamState | None,
-                max_faces: int, timings: StageTimings) -> tuple[list[MeshResult], bool]:
+                max_faces: int, timings: StageTimings
+                ) -> tuple[list[MeshResult | MeshResult478], bool]:
         if stream is not None and stream.roi is not None:
-            mesh = _timed(timings, "landmarks", models.mesh.run, image, stream.roi)
+            mesh = _timed(timings, "landmarks", models.run_mesh, image, stream.roi)
             if mesh.presence >= PRESENCE_THRESHOLD:
                 return [mesh], False
             stream.reset_tracking()
@@ -257,21 +292,24 @@ class GazeEngine:
         if len(detections) < max_faces and stream is None and self.options.full_range_fallback:
             distant = _timed(timings, "detect", models.full_range_detector.detect, image)
             detections = merge_detections(detections, distant)
-        meshes = []
+        meshes: list[MeshResult | MeshResult478] = []
         for detection in _choose(detections, stream is not None, max_faces):
-            mesh = _timed(timings, "landmarks", models.mesh.run, image,
+            mesh = _timed(timings, "landmarks", models.run_mesh, image,
                           roi_from_detection(detection))
             if mesh.presence >= PRESENCE_THRESHOLD:
                 meshes.append(mesh)
         return meshes, True
 
-    def _face(self, models: _Models, image: ImageRGB, mesh: MeshResult, timings: StageTimings,
-              include_landmarks: bool) -> FaceResult:
-        start = time.perf_counter_ns()
-        left, right = eye_crops(mesh.landmarks_px)
-        landmarks = assemble_478(mesh.landmarks_px, models.iris.run(image, left),
-                                 models.iris.run(image, right), self.options.refine_eyes)
-        timings.iris += (time.perf_counter_ns() - start) / 1e6
+    def _face(self, models: _Models, image: ImageRGB, mesh: MeshResult | MeshResult478,
+              timings: StageTimings, include_landmarks: bool) -> FaceResult:
+        if isinstance(mesh, MeshResult478):  # irises came with the mesh
+            landmarks = mesh.landmarks_px
+        else:
+            start = time.perf_counter_ns()
+            left, right = eye_crops(mesh.landmarks_px)
+            landmarks = assemble_478(mesh.landmarks_px, models.iris.run(image, left),
+                                     models.iris.run(image, right), self.options.refine_eyes)
+            timings.iris += (time.perf_counter_ns() - start) / 1e6
         start = time.perf_counter_ns()
         height, width = image.shape[:2]
         geometry = analyze_face(landmarks, (width, height), self.options.geometry)
@@ -302,7 +340,7 @@ class GazeEngine:
             self._release(models)
 
     def _new_models(self) -> _Models:
-        models = _Models(self._store, self.options)
+        models = _Models(self._store, self.options, self.mesh_kind)
         self._all.append(models)
         return models
 
@@ -324,6 +362,22 @@ class GazeEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _choose_mesh(options: EngineOptions, store: ModelStore) -> tuple[MeshKind, str]:
+    """The mesh this engine runs, and why (logged by `attention_mesh_status` when refused)."""
+    if options.mesh is MeshKind.SPLIT:
+        return MeshKind.SPLIT, "split mesh requested"
+    if options.runtime is not RuntimeKind.LITERT:
+        reason = f"the attention mesh runs on LiteRT only, not {options.runtime}"
+    else:
+        available, reason = attention_mesh_status(
+            store.path(ModelName.FACE_LANDMARK_WITH_ATTENTION))
+        if available:
+            return MeshKind.ATTENTION, reason
+    if options.mesh is MeshKind.ATTENTION:
+        raise DelegateUnavailable(reason)
+    return MeshKind.SPLIT, reason
 
 
 def _check_image(image: object) -> None:

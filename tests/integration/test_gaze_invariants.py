@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 import pytest
 
+from gazeserve import EngineOptions, GazeEngine
+from gazeserve.pipeline import MeshKind
+
 NAMES = ["grace_hopper.jpg", "astronaut.png", "single_face.jpg"]
+MIRROR_TOLERANCE_DEG = {MeshKind.SPLIT: 2.0, MeshKind.ATTENTION: 2.5}
+MIRROR_TOLERANCE_DISPLACEMENT = {MeshKind.SPLIT: 0.1, MeshKind.ATTENTION: 0.15}
+MIRROR_TOLERANCE_GAZE_DEG = {MeshKind.SPLIT: 3.0, MeshKind.ATTENTION: 6.0}
+"""The attention model itself is not mirror-symmetric: on grace_hopper.jpg MediaPipe's own
+attention mesh (which ours matches to 0.03% of the inter-ocular distance) tilts the mirrored face
+2.1 degrees further than the original, and moves one iris by 0.07 eye half-widths."""
+
+
+@pytest.fixture(scope="module", params=[MeshKind.SPLIT, MeshKind.ATTENTION], ids=str)
+def mesh_engine(request: pytest.FixtureRequest) -> Iterator[GazeEngine]:
+    with GazeEngine.create(EngineOptions(mesh=request.param)) as eng:
+        assert eng.mesh_kind is request.param, eng.mesh_reason
+        yield eng
 
 
 def _rotate(image: np.ndarray, angle_deg: float) -> np.ndarray:
@@ -24,24 +42,30 @@ def _rotate(image: np.ndarray, angle_deg: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_mirrored_photo_negates_yaw_and_roll_and_swaps_eyes(engine, photos, name: str) -> None:
+def test_mirrored_photo_negates_yaw_and_roll_and_swaps_eyes(mesh_engine, photos,
+                                                            name: str) -> None:
+    engine = mesh_engine
+    tolerance = MIRROR_TOLERANCE_DEG[engine.mesh_kind]
     image = photos[name]
     width = image.shape[1]
     face = engine.process(image).faces[0]
     mirrored = engine.process(np.ascontiguousarray(image[:, ::-1])).faces[0]
-    assert mirrored.head_pose.yaw_deg == pytest.approx(-face.head_pose.yaw_deg, abs=2.0)
-    assert mirrored.head_pose.roll_deg == pytest.approx(-face.head_pose.roll_deg, abs=2.0)
+    assert mirrored.head_pose.yaw_deg == pytest.approx(-face.head_pose.yaw_deg, abs=tolerance)
+    assert mirrored.head_pose.roll_deg == pytest.approx(-face.head_pose.roll_deg, abs=tolerance)
     assert mirrored.head_pose.pitch_deg == pytest.approx(face.head_pose.pitch_deg, abs=2.0)
     # The subject's left eye becomes their right: same pixels, mirrored.
     for ours, theirs in ((face.left_eye, mirrored.right_eye), (face.right_eye, mirrored.left_eye)):
         assert width - theirs.iris_center_px[0] == pytest.approx(ours.iris_center_px[0], abs=2.0)
         assert theirs.iris_center_px[1] == pytest.approx(ours.iris_center_px[1], abs=2.0)
-        assert theirs.displacement[0] == pytest.approx(-ours.displacement[0], abs=0.1)
-    assert mirrored.gaze.yaw_deg == pytest.approx(-face.gaze.yaw_deg, abs=3.0)
+        assert theirs.displacement[0] == pytest.approx(
+            -ours.displacement[0], abs=MIRROR_TOLERANCE_DISPLACEMENT[engine.mesh_kind])
+    assert mirrored.gaze.yaw_deg == pytest.approx(
+        -face.gaze.yaw_deg, abs=MIRROR_TOLERANCE_GAZE_DEG[engine.mesh_kind])
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_in_plane_rotation_changes_roll_only(engine, photos, name: str) -> None:
+def test_in_plane_rotation_changes_roll_only(mesh_engine, photos, name: str) -> None:
+    engine = mesh_engine
     upright = engine.process(_rotate(photos[name], 0.0)).faces[0]
     turned = engine.process(_rotate(photos[name], 15.0)).faces[0]
     assert abs(turned.head_pose.roll_deg - upright.head_pose.roll_deg) == pytest.approx(15, abs=3)
@@ -67,7 +91,8 @@ def _shift_irises(image: np.ndarray, centres: list[tuple[float, float]], radius:
 
 
 @pytest.mark.parametrize("direction", [-1.0, 1.0])
-def test_displacement_follows_the_iris(engine, photos, direction: float) -> None:
+def test_displacement_follows_the_iris(mesh_engine, photos, direction: float) -> None:
+    engine = mesh_engine
     image = photos["grace_hopper.jpg"]
     face = engine.process(image).faces[0]
     eyes = (face.left_eye, face.right_eye)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from gazeserve import EngineOptions, GazeEngine
+from gazeserve.pipeline import MeshKind
 
 MESH_MEAN_BOUND = 0.01  # of the inter-ocular distance
 IRIS_BOUND = 0.015
@@ -25,7 +26,13 @@ def _iod(points: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def mesh_only_engine() -> Iterator[GazeEngine]:
-    with GazeEngine.create(EngineOptions(refine_eyes=False)) as eng:
+    with GazeEngine.create(EngineOptions(refine_eyes=False, mesh=MeshKind.SPLIT)) as eng:
+        yield eng
+
+
+@pytest.fixture(scope="module")
+def split_engine() -> Iterator[GazeEngine]:
+    with GazeEngine.create(EngineOptions(mesh=MeshKind.SPLIT)) as eng:
         yield eng
 
 
@@ -41,11 +48,11 @@ def test_mesh_matches_mediapipe(mesh_only_engine, photos, goldens, name: str) ->
 
 
 @pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png", "single_face.jpg"])
-def test_eye_refinement_moves_only_the_eye_regions(engine, mesh_only_engine, photos,
+def test_eye_refinement_moves_only_the_eye_regions(split_engine, mesh_only_engine, photos,
                                                    name: str) -> None:
     from gazeserve.vision.iris import EYE_REGION_IN_MESH
 
-    refined = engine.process(photos[name], include_landmarks=True).faces[0].landmarks_px
+    refined = split_engine.process(photos[name], include_landmarks=True).faces[0].landmarks_px
     plain = mesh_only_engine.process(photos[name], include_landmarks=True).faces[0].landmarks_px
     eyes = sorted(set(EYE_REGION_IN_MESH[0]) | set(EYE_REGION_IN_MESH[1]))
     others = sorted(set(range(468)) - set(eyes))
@@ -76,3 +83,12 @@ def test_result_carries_478_points_in_image_bounds(engine, photos) -> None:
     assert (face.landmarks_px[:, 1] >= 0).all() and (face.landmarks_px[:, 1] < height).all()
     x0, y0, x1, y1 = face.box_px
     assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+
+
+@pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png", "single_face.jpg"])
+def test_attention_engine_matches_mediapipe_refined(engine, photos, goldens, name: str) -> None:
+    assert engine.mesh_kind is MeshKind.ATTENTION, engine.mesh_reason
+    ours = engine.process(photos[name], include_landmarks=True).faces[0].landmarks_px
+    theirs = np.asarray(goldens[name]["refine_true"], np.float32)
+    error = np.linalg.norm(ours[:, :2] - theirs[:, :2], axis=1) / _iod(theirs)
+    assert error.mean() <= 0.005 and error[468:].max() <= 0.01

@@ -212,6 +212,8 @@ async def readyz(request: Request) -> Response:
         raise ApiError(503, "not_ready", "models are loading or the service is stopping",
                        {"Retry-After": "1"})
     return json_response({"status": "ready", "engine": service.runtime.value,
+                          "mesh": service.engine.mesh_kind.value,
+                          "mesh_reason": service.engine.mesh_reason,
                           "workers": service.settings.max_workers})
 
 
