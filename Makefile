@@ -19,7 +19,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[server,dev]'
 	touch $@
 
 # The service on http://127.0.0.1:8000 (GAZE_HOST / GAZE_PORT and the other settings apply).
@@ -27,15 +27,17 @@ run: setup
 	$(GAZESERVE) serve
 
 # The MediaPipe reference environment (its own venv, never the runtime one) for parity tests.
-# promtool (Debian's prometheus package) checks the /metrics exposition.
+# promtool (Debian's prometheus package) checks the /metrics exposition; Chromium runs the demo
+# page's browser tests, ffmpeg makes their fake-webcam video.
 setup-test: setup
 	$(PY) -c "from gazeserve.reference.env import ensure_mediapipe_env; ensure_mediapipe_env()"
-	@command -v promtool >/dev/null || $(MAKE) --no-print-directory system-packages
+	@command -v promtool >/dev/null && command -v chromium >/dev/null && \
+		command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory system-packages
 
 # Debian packages the tests use; needs root (CI runs as root) or sudo.
 system-packages:
 	$(SUDO) apt-get update -qq
-	$(SUDO) apt-get install -y -qq prometheus >/dev/null
+	$(SUDO) apt-get install -y -qq prometheus chromium ffmpeg >/dev/null
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-if TYPE_CHECKING:
-    from gazeserve.gaze.quality import Quality
 
 SCHEMA = "gazeserve.gaze.v1"
 
@@ -27,6 +24,28 @@ class AttentionState(enum.StrEnum):
     LOOKING_AWAY = "looking_away"
     EYES_CLOSED = "eyes_closed"
     NO_FACE = "no_face"
+
+
+class QualityFlag(enum.StrEnum):
+    """Why a frame's confidence is below 1 (the JSON names; see `gazeserve.gaze.quality`)."""
+
+    LOW_FACE_SCORE = "low_face_score"
+    LARGE_HEAD_ROTATION = "large_head_rotation"
+    EYES_CLOSED = "eyes_closed"
+    SMALL_FACE = "small_face"
+    FACE_CUT_OFF = "face_cut_off"
+    MOTION_BLUR = "motion_blur"
+
+
+@dataclass(frozen=True)
+class Quality:
+    """A frame's confidence in [0, 1] and its flags, in the order the criteria are checked."""
+
+    confidence: float
+    flags: tuple[QualityFlag, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"confidence": round(self.confidence, 3), "flags": [f.value for f in self.flags]}
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,7 @@ class GazeResult:
                 "stream_id": self.frame.stream_id,
             },
             "face_detected": self.face_detected,
+            "detector_ran": self.detector_ran,
             "faces": [_face_dict(f, include_landmarks) for f in self.faces],
             "events": self.events,
             "timings_ms": {k: _f(v, 3) for k, v in vars(self.timings_ms).items()},

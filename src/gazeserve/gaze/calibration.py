@@ -362,11 +362,14 @@ class CalibrationSession:
         self._target, self._shown_s = point, t_s
 
     def add(self, face: FaceResult, t_s: float) -> bool:
-        """Offers one frame's face; True when it was kept as a sample of the current target."""
-        check_time_order(self._t_s, t_s, "CalibrationSession")
-        self._t_s = t_s
+        """Offers one frame's face; True when it was kept as a sample of the current target.
+
+        A frame captured before the current target appeared (still in flight when the client
+        moved on) is skipped, not an error.
+        """
         if self._target is None or t_s - self._shown_s < self.options.settle_s:
             return False
+        self._t_s = max(self._t_s or t_s, t_s)
         features = face_features(face)
         if features is None or (face.right_eye.closed and face.left_eye.closed):
             return False

@@ -20,11 +20,10 @@ to 0.13-0.59, 15 px to 0.09-0.44 (the highest ratios on the one photo that is so
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import cv2
 import numpy as np
@@ -32,7 +31,7 @@ import numpy.typing as npt
 
 from gazeserve.gaze.conventions import IRIS_DIAMETER_MM
 from gazeserve.gaze.filters import check_time_order
-from gazeserve.results import EyeResult, FaceResult
+from gazeserve.results import EyeResult, FaceResult, Quality, QualityFlag
 
 BoxPx = tuple[int, int, int, int]
 """(x_min, y_min, x_max, y_max) in image pixels, max exclusive."""
@@ -40,17 +39,6 @@ BoxPx = tuple[int, int, int, int]
 FACE_BOX_WIDTH_MM: Final = 145.0
 """Width of the 468-point mesh on the packaged reference face (x from -72 to 73 mm): turns a face
 box into an iris size when the irises were not measured."""
-
-
-class QualityFlag(enum.StrEnum):
-    """Why a frame's confidence is below 1 (the JSON names)."""
-
-    LOW_FACE_SCORE = "low_face_score"
-    LARGE_HEAD_ROTATION = "large_head_rotation"
-    EYES_CLOSED = "eyes_closed"
-    SMALL_FACE = "small_face"
-    FACE_CUT_OFF = "face_cut_off"
-    MOTION_BLUR = "motion_blur"
 
 
 @dataclass(frozen=True)
@@ -79,17 +67,6 @@ class QualityOptions:
             if not (math.isfinite(threshold) and math.isfinite(limit) and threshold != limit):
                 raise ValueError(f"{name} needs a finite threshold and a different finite limit, "
                                  f"got {(threshold, limit)}")
-
-
-@dataclass(frozen=True)
-class Quality:
-    """A frame's confidence in [0, 1] and its flags, in the order the criteria are checked."""
-
-    confidence: float
-    flags: tuple[QualityFlag, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"confidence": round(self.confidence, 3), "flags": [f.value for f in self.flags]}
 
 
 def _factor(value: float, threshold: float, limit: float) -> float:

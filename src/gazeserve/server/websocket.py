@@ -28,6 +28,7 @@ Server -> client
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -39,6 +40,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from gazeserve.gaze.filters import TimestampOrderError
 from gazeserve.imaging.errors import ImageDecodeError
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped
 from gazeserve.server import calibration
@@ -70,7 +72,8 @@ class _Session:
         self.include_landmarks = False
         self.priority = 5
         self._next_meta: dict[str, Any] = {}
-        self._waiting: _Frame | None = None
+        self._pending: collections.deque[_Frame] = collections.deque()
+        self._in_work = False
         self._frame_ready = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._sequence = itertools.count()
@@ -128,13 +131,20 @@ class _Session:
         await self._enqueue(_Frame(data, frame_id, meta.get("timestamp_ms")))
 
     async def _enqueue(self, frame: _Frame) -> None:
-        """The frame waits for the one in flight; a newer one replaces it (latest wins)."""
+        """The frame waits for the one in flight; a newer one replaces it (latest wins).
+
+        Two may wait while nothing is in flight: frames sent back to back reach the socket
+        together, before the processor has taken the first.
+        """
         self._errors_in_a_row = 0
-        replaced, self._waiting = self._waiting, frame
-        if replaced is not None:
-            await self._send({"type": "dropped", "frame_ids": [replaced.frame_id],
-                              "reason": DropReason.SUPERSEDED.value})
+        self._pending.append(frame)
+        waiting = 1 if self._in_work else 2
+        replaced = [self._pending.popleft().frame_id
+                    for _ in range(max(0, len(self._pending) - waiting))]
         self._frame_ready.set()
+        if replaced:
+            await self._send({"type": "dropped", "frame_ids": replaced,
+                              "reason": DropReason.SUPERSEDED.value})
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -156,7 +166,7 @@ class _Session:
             await self._send({"type": "pong"})
         else:
             await self._error("invalid_message", f"unknown message type {kind!r}; expected "
-                              "'frame', 'config' or 'ping'")
+                              "'frame', 'landmarks', 'config', 'calibration' or 'ping'")
 
     async def _on_calibration(self, message: dict[str, Any]) -> None:
         """The guided run: start (screen), a target per dot shown, finish (fit); or cancel."""
@@ -221,10 +231,13 @@ class _Session:
         while True:
             await self._frame_ready.wait()
             self._frame_ready.clear()
-            frame, self._waiting = self._waiting, None
-            if frame is None:
-                continue
-            await self._process(frame)
+            while self._pending:
+                frame = self._pending.popleft()
+                self._in_work = True
+                try:
+                    await self._process(frame)
+                finally:
+                    self._in_work = False
 
     async def _process(self, frame: _Frame) -> None:
         try:
@@ -245,8 +258,12 @@ class _Session:
         except ImageDecodeError as exc:
             api = from_decode_error(exc)
             await self._error(api.code, api.message, frame.frame_id)
-        except StreamOrderError as exc:
+        except (StreamOrderError, TimestampOrderError) as exc:
             await self._error("out_of_order", str(exc), frame.frame_id)
+        except Exception:  # a bug for this frame only: answer it, keep serving the socket
+            log.exception("frame %r failed", frame.frame_id)
+            await self._error("internal_error", "this frame could not be processed; the "
+                              "connection is still open", frame.frame_id)
         else:
             done = time.monotonic()
             server_ms = (done - frame.received_s) * 1000

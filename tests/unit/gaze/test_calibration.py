@@ -175,12 +175,15 @@ def test_guided_session_skips_the_settling_time_and_closed_eyes() -> None:
     assert calibration.quality is not None and calibration.quality.mean_error_px < 1.0
 
 
-def test_session_refuses_bad_targets_and_backward_time() -> None:
+def test_session_refuses_bad_targets_and_skips_frames_from_before_the_target() -> None:
     session = CalibrationSession(SCREEN)
     with pytest.raises(ValueError, match="not on the"):
         session.target((-1.0, 5.0), 0.0)
     session.target((5.0, 5.0), 1.0)
+    # A frame captured before the target appeared (still in flight) is not a sample of it.
+    assert session.add(make_face(), 0.5) is False
+    assert session.samples == []
     with pytest.raises(ValueError, match="earlier"):
-        session.add(make_face(), 0.5)
+        session.target((6.0, 6.0), 0.9)
     with pytest.raises(ValueError, match="at least 5"):
         session.finish()
