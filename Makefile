@@ -31,6 +31,7 @@ run: setup
 # page's browser tests, ffmpeg makes their fake-webcam video.
 setup-test: setup
 	$(PY) -c "from gazeserve.reference.env import ensure_mediapipe_env; ensure_mediapipe_env()"
+	@$(PY) -c "import ray.serve" 2>/dev/null || $(PY) -m pip install --quiet -e '.[server,dev,ray]'
 	@command -v promtool >/dev/null && command -v chromium >/dev/null && \
 		command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory system-packages
 
@@ -40,10 +41,11 @@ system-packages:
 	$(SUDO) apt-get install -y -qq prometheus chromium ffmpeg >/dev/null
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff check src tests scripts deploy
 	$(VENV)/bin/mypy
 
 test: setup-test lint
+	$(VENV)/bin/mypy --strict deploy/ray/serve_app.py deploy/docker/healthcheck.py
 	$(PY) -m pytest
 
 test-fast: setup lint

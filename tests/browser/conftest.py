@@ -59,8 +59,10 @@ def fake_camera_y4m(media: dict[str, Path], tmp_path_factory: pytest.TempPathFac
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # Module scope: Playwright's sync API keeps an asyncio loop running in this thread while it
+    # is open, and tests elsewhere call asyncio.run().
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make system-packages` (apt-get install chromium)")
     with sync_playwright() as pw:

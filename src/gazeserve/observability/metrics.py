@@ -57,6 +57,13 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 OTHER = "other"
 """Label value for an unknown route or method."""
 
+ATTENTION_STATES: tuple[str, ...] = ("attentive", "looking_away", "eyes_closed", "no_face")
+"""The values of ``gazeserve_attention_state_total{state}``: ``gazeserve.results.AttentionState``.
+
+Spelled out here so that this module imports nothing of the pipeline; a unit test checks that the
+two agree. Any other value is counted as ``other``, so the label stays bounded.
+"""
+
 
 class Stage(StrEnum):
     """The stages of one frame, as they appear in ``gazeserve_stage_seconds{stage}``.
@@ -100,9 +107,9 @@ class Metrics:
 
     Multiprocess aggregation of the gauges (prometheus_client's ``multiprocess_mode``):
 
-    * queue depth, active streams, inference workers: ``livesum``. Each worker has its own
-      queue, streams and threads, so the service's figure is the sum, over live processes only
-      (a dead worker's queue is empty, whatever it last reported).
+    * queue depth and capacity, active streams, inference workers: ``livesum``. Each worker has
+      its own queue, streams and threads, so the service's figure is the sum, over live
+      processes only (a dead worker's queue is empty, whatever it last reported).
     * start time: ``min``, over all processes ever started in this run: the service's start.
     * build info: ``max``; every worker reports the same labels with value 1.
 
@@ -161,6 +168,10 @@ class Metrics:
             "gazeserve_queue_depth", "Frames waiting in the queues of live workers.",
             registry=reg, multiprocess_mode="livesum",
         )  # fmt: skip
+        self._queue_capacity = Gauge(
+            "gazeserve_queue_capacity", "Frames the queues of live workers can hold.",
+            registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
         self._active_streams = Gauge(
             "gazeserve_active_streams", "Streams open in live workers.",
             registry=reg, multiprocess_mode="livesum",
@@ -180,12 +191,41 @@ class Metrics:
             ["version", "engine", "runtime"], registry=reg, multiprocess_mode="max",
         )  # fmt: skip
 
+        # Attention analytics: service-wide aggregates, never per person or per stream.
+        self._frames_analyzed = Counter(
+            "gazeserve_frames_analyzed",
+            "Frames with a result (the denominator of the face and attention shares).",
+            registry=reg,
+        )  # fmt: skip
+        self._frames_with_face = Counter(
+            "gazeserve_frames_with_face", "Frames with a result and at least one face.",
+            registry=reg,
+        )  # fmt: skip
+        self._faces_on_screen = Counter(
+            "gazeserve_faces_on_screen", "Faces looking at the screen, summed over frames.",
+            registry=reg,
+        )  # fmt: skip
+        self._faces_off_screen = Counter(
+            "gazeserve_faces_off_screen", "Faces not looking at the screen, summed over frames.",
+            registry=reg,
+        )  # fmt: skip
+        self._attention_state = Counter(
+            "gazeserve_attention_state",
+            "Attention states reported, one per face (no_face: one per frame without a face).",
+            ["state"], registry=reg,
+        )  # fmt: skip
+        self._blinks = Counter(
+            "gazeserve_blinks", "Blinks detected on all streams.", registry=reg
+        )
+
         self._build: BuildInfo | None = None
         self._start_time_seconds.set(time.time())
         if build is not None:
             self._set_build(build)
         for stage in Stage:
             self._stage_seconds.labels(stage)
+        for state in (*ATTENTION_STATES, OTHER):
+            self._attention_state.labels(state)
 
     # Frames and stages.
 
@@ -231,6 +271,10 @@ class Metrics:
         """Sets the number of frames waiting in this process's queue."""
         self._queue_depth.set(depth)
 
+    def set_queue_capacity(self, capacity: int) -> None:
+        """Sets how many frames this process's queue holds (``MAX_QUEUE_SIZE``)."""
+        self._queue_capacity.set(capacity)
+
     def set_active_streams(self, streams: int) -> None:
         """Sets the number of streams open in this process."""
         self._active_streams.set(streams)
@@ -257,6 +301,37 @@ class Metrics:
             self._build_info.remove(old.version, old.engine, old.runtime)
         self._build_info.labels(build.version, build.engine, build.runtime).set(1)
         self._build = build
+
+    # Attention analytics.
+
+    def observe_faces(self, on_screen: int, total: int) -> None:
+        """Records one frame's result: ``total`` faces, ``on_screen`` of them looking at it.
+
+        Call once per frame that produced a result (with ``total=0`` when no face was found),
+        so that ``frames_with_face / frames_analyzed`` is the share of frames with a face and
+        ``faces_on_screen / (faces_on_screen + faces_off_screen)`` the on-screen share.
+
+        Raises:
+            ValueError: ``total < 0`` or ``on_screen`` not in ``[0, total]``.
+        """
+        if total < 0 or not 0 <= on_screen <= total:
+            raise ValueError(f"need 0 <= on_screen <= total, got on_screen={on_screen}, "
+                             f"total={total}")
+        self._frames_analyzed.inc()
+        if total:
+            self._frames_with_face.inc()
+        if on_screen:
+            self._faces_on_screen.inc(on_screen)
+        if total - on_screen:
+            self._faces_off_screen.inc(total - on_screen)
+
+    def attention_state(self, state: str) -> None:
+        """Counts one attention state (an ``AttentionState``; anything else counts as ``other``)."""
+        self._attention_state.labels(state if state in ATTENTION_STATES else OTHER).inc()
+
+    def blink(self) -> None:
+        """Counts one blink (from the blink detector of any stream)."""
+        self._blinks.inc()
 
     # HTTP.
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from gazeserve.config import EngineKind, Settings, recommended_workers
 from gazeserve.observability.metrics import Metrics
 from gazeserve.pipeline import EngineOptions, GazeEngine
-from gazeserve.results import GazeResult
+from gazeserve.results import AttentionState, GazeResult
 from gazeserve.runtime import RuntimeKind
 from gazeserve.scheduling.frame_queue import FrameQueue, QueueOptions
 from gazeserve.scheduling.workers import InferenceWorkers
@@ -52,6 +52,7 @@ class GazeService:
         self.engine.warm_up()
         self.workers.start()
         self.metrics.set_inference_workers(self.settings.max_workers)
+        self.metrics.set_queue_capacity(self.settings.max_queue_size)
         self.ready = True
         log.info("ready: engine=%s workers=%d queue=%d max_frame_age_ms=%.0f",
                  self.runtime.value, self.settings.max_workers, self.settings.max_queue_size,
@@ -83,8 +84,7 @@ class GazeService:
         result = await self.queue.submit(work, stream_id=stream.stream_id if stream else None,
                                          priority=priority, frame_id=frame_id,
                                          arrived_at=arrived_at)
-        self.metrics.observe_timings(asdict(result.timings_ms))
-        self.metrics.observe_detection(faces=len(result.faces), detector_ran=result.detector_ran)
+        self._record(result)
         return result
 
     async def analyze_landmarks(self, points_px: npt.NDArray[np.float32], width: int,
@@ -98,9 +98,23 @@ class GazeService:
         result = await self.queue.submit(work, stream_id=stream.stream_id if stream else None,
                                          priority=priority, frame_id=frame_id,
                                          arrived_at=arrived_at)
-        self.metrics.observe_timings(asdict(result.timings_ms))
-        self.metrics.observe_detection(faces=len(result.faces), detector_ran=False)
+        self._record(result)
         return result
+
+    def _record(self, result: GazeResult) -> None:
+        """Per-frame figures for /metrics; aggregates only, no per-stream labels."""
+        metrics = self.metrics
+        metrics.observe_timings(asdict(result.timings_ms))
+        faces = result.faces
+        metrics.observe_detection(faces=len(faces), detector_ran=result.detector_ran)
+        metrics.observe_faces(on_screen=sum(f.on_screen for f in faces), total=len(faces))
+        for face in faces:
+            metrics.attention_state(face.attention.state)
+        if not faces:
+            metrics.attention_state(AttentionState.NO_FACE)
+        for event in result.events:
+            if event.get("event") == "blink":
+                metrics.blink()
 
     def system_info(self) -> dict[str, object]:
         return {

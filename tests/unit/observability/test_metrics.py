@@ -206,7 +206,8 @@ def test_rendered_text_parses_and_carries_no_unbounded_labels() -> None:
     assert families["gazeserve_stage_seconds"].type == "histogram"
     assert families["gazeserve_frames_dropped"].type == "counter"
     assert families["gazeserve_queue_depth"].type == "gauge"
-    allowed = {"stage", "le", "route", "method", "status", "reason", "version", "engine", "runtime"}
+    allowed = {"stage", "le", "route", "method", "status", "reason", "state", "version", "engine",
+               "runtime"}
     for name in ours:
         for s in families[name].samples:
             assert set(s.labels) <= allowed, s
