@@ -31,6 +31,8 @@ run: setup
 # page's browser tests, ffmpeg makes their fake-webcam video.
 setup-test: setup
 	$(PY) -c "from gazeserve.reference.env import ensure_mediapipe_env; ensure_mediapipe_env()"
+	$(PY) -c "from gazeserve.bench.servers import ensure_mediapipe_service_env; \
+		ensure_mediapipe_service_env()"
 	@$(PY) -c "import ray.serve" 2>/dev/null || $(PY) -m pip install --quiet -e '.[server,dev,ray]'
 	@command -v promtool >/dev/null && command -v chromium >/dev/null && \
 		command -v ffmpeg >/dev/null || $(MAKE) --no-print-directory system-packages

