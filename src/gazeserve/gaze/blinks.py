@@ -16,12 +16,10 @@ so durations are not quantised to the frame period.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
 from gazeserve.gaze.filters import check_time_order
+from gazeserve.gaze.rolling import RollingWindow
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ class BlinkDetector:
 
     def __init__(self, options: BlinkOptions | None = None) -> None:
         self.options = options or BlinkOptions()
-        self._history: deque[tuple[float, float]] = deque()
+        self._history = RollingWindow(self.options.baseline_window_s)
         self._last: tuple[float, float] | None = None
         """The previous frame (t_s, openness) while the face is followed without a gap."""
         self._t_s: float | None = None
@@ -170,13 +168,9 @@ class BlinkDetector:
         return blink
 
     def _update_baseline(self, openness: float, t_s: float) -> None:
-        history = self._history
-        history.append((t_s, openness))
-        while t_s - history[0][0] > self.options.baseline_window_s:
-            history.popleft()
-        if t_s - history[0][0] >= self.options.warmup_s:
-            values = np.fromiter((v for _, v in history), np.float64, len(history))
-            self._baseline = float(np.percentile(values, self.options.baseline_percentile))
+        self._history.add(openness, t_s)
+        if self._history.span_s >= self.options.warmup_s:
+            self._baseline = self._history.percentile(self.options.baseline_percentile)
 
 
 def _crossing_s(before: tuple[float, float], after: tuple[float, float], level: float) -> float:

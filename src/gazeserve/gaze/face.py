@@ -10,13 +10,13 @@ import numpy.typing as npt
 from gazeserve.gaze.attention import AttentionRules, assess_attention
 from gazeserve.gaze.direction import (
     EyeModel,
-    eye_directions_in_head,
-    eye_rotations_deg,
-    gaze_direction,
+    eye_directions,
+    eye_rotations,
     gaze_result,
+    gaze_vector,
 )
-from gazeserve.gaze.eyes import DEFAULT_CLOSED_THRESHOLD, measure_eye
-from gazeserve.gaze.headpose import fit_head, head_translation_mm, iris_scale_px_per_mm
+from gazeserve.gaze.eyes import DEFAULT_CLOSED_THRESHOLD, eye_points, measure_eye_points
+from gazeserve.gaze.headpose import eyes_midpoint, fit_head, head_translation_mm, iris_scale
 from gazeserve.gaze.landmark_indices import LANDMARK_POINTS, LEFT_EYE, RIGHT_EYE
 from gazeserve.gaze.reference_face import ReferenceFace, packaged_reference_face
 from gazeserve.gaze.screen import ScreenGeometry, intersect_screen
@@ -89,16 +89,17 @@ def analyze_face(landmarks_px: npt.NDArray[np.floating], image_size: tuple[int, 
     reference = options.reference or packaged_reference_face()
     focal_px = options.focal_length_px or float(width)
 
-    right_eye = measure_eye(landmarks_px, RIGHT_EYE, options.closed_threshold)
-    left_eye = measure_eye(landmarks_px, LEFT_EYE, options.closed_threshold)
-    head = fit_head(landmarks_px, image_size, focal_px, reference)
-    eye_directions = eye_directions_in_head(landmarks_px, head, reference, image_size, focal_px,
-                                            options.eye_model)
-    scale = (iris_scale_px_per_mm(landmarks_px, head.apparent_rotation, eye_directions)
-             if irises_measured else head.scale_px_per_mm)
+    right, left = eye_points(landmarks_px, (RIGHT_EYE, LEFT_EYE))
+    right_eye = measure_eye_points(right, options.closed_threshold)
+    left_eye = measure_eye_points(left, options.closed_threshold)
+    head = fit_head(landmarks_px, image_size, focal_px, reference, eyes_midpoint(right, left))
+    directions = eye_directions(right, left, head, reference, image_size, focal_px,
+                                options.eye_model)
+    scale = (iris_scale(right, left, head.apparent_rows, directions) if irises_measured
+             else head.scale_px_per_mm)
     translation = head_translation_mm(head.eyes_midpoint_px, image_size, focal_px, scale)
-    direction = gaze_direction(head.rotation, eye_rotations_deg(eye_directions, options.eye_model),
-                               right_eye, left_eye)
+    direction = gaze_vector(head.rotation_rows, eye_rotations(directions, options.eye_model),
+                            right_eye, left_eye)
     hit = intersect_screen(translation, direction, options.screen)
     on_screen = hit.on_screen or hit.angle_off_screen_deg <= options.on_screen_margin_deg
     attention = assess_attention(on_screen, hit.angle_off_screen_deg, head.pose, right_eye,

@@ -24,7 +24,7 @@ from typing import Final, overload
 import numpy as np
 import numpy.typing as npt
 
-from gazeserve.results import EyeResult, FaceResult, Point2
+from gazeserve.results import EyeResult, FaceResult, Gaze, HeadPose, Point2
 
 Array = npt.NDArray[np.float64]
 
@@ -70,7 +70,7 @@ class OneEuroOptions:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
 
 
-def smoothing_factor(cutoff_hz: float | Array, period_s: float) -> float | Array:
+def smoothing_factor(cutoff_hz: float, period_s: float) -> float:
     """alpha = 1 / (1 + tau / T_e) with tau = 1 / (2 pi f_c) (Casiez et al. 2012, eq. 2-3)."""
     tau_s = 1.0 / (2.0 * math.pi * cutoff_hz)
     return 1.0 / (1.0 + tau_s / period_s)
@@ -81,18 +81,25 @@ class OneEuroFilter:
 
     One filter holds one signal's state: keep one per stream and signal, and `reset()` it when
     the signal is interrupted (track lost) so the next value is not pulled toward a stale one.
+    The state is a tuple of plain floats: a signal has one to four components, where numpy's
+    per-call overhead would cost more than the arithmetic (`step` is the plain-float entry).
     """
 
     def __init__(self, options: OneEuroOptions | None = None) -> None:
         self.options = options or OneEuroOptions()
-        self._x: Array | None = None
-        self._dx: Array | None = None
+        self._x: tuple[float, ...] | None = None
+        self._dx: tuple[float, ...] | None = None
         self._t_s: float | None = None
 
     @property
     def value(self) -> Array | None:
         """The current estimate (a copy), None before the first sample."""
-        return None if self._x is None else self._x.copy()
+        return None if self._x is None else np.array(self._x)
+
+    @property
+    def estimate(self) -> tuple[float, ...] | None:
+        """The current estimate as plain floats, None before the first sample."""
+        return self._x
 
     def reset(self) -> None:
         """Forgets the signal: the next sample passes through unchanged."""
@@ -114,25 +121,35 @@ class OneEuroFilter:
             TimestampOrderError: `t_s` is earlier than the previous sample's time.
             ValueError: a non-finite value, or a shape other than the first sample's.
         """
-        scalar = isinstance(value, int | float)
+        if isinstance(value, int | float):
+            return self.step((float(value),), t_s)[0]
         x = np.array(value, dtype=np.float64, ndmin=1)
-        if not np.isfinite(x).all():
-            raise ValueError(f"OneEuroFilter: values must be finite, got {value!r}")
+        return np.array(self.step(tuple(x.ravel().tolist()), t_s)).reshape(x.shape)
+
+    def step(self, values: tuple[float, ...], t_s: float) -> tuple[float, ...]:
+        """`__call__` for a signal given as plain floats, one per component."""
+        for v in values:
+            if not math.isfinite(v):
+                raise ValueError(f"OneEuroFilter: values must be finite, got {values!r}")
         check_time_order(self._t_s, t_s, "OneEuroFilter")
         if self._x is None or self._dx is None or self._t_s is None:
-            self._x, self._dx, self._t_s = x, np.zeros_like(x), t_s
-            return float(x[0]) if scalar else x.copy()
-        if x.shape != self._x.shape:
-            raise ValueError(f"OneEuroFilter: expected shape {self._x.shape}, got {x.shape}")
+            self._x, self._dx, self._t_s = values, (0.0,) * len(values), t_s
+            return values
+        if len(values) != len(self._x):
+            raise ValueError(f"OneEuroFilter: expected shape ({len(self._x)},), got "
+                             f"({len(values)},)")
         period_s = t_s - self._t_s
         if period_s > 0.0:
             opts = self.options
-            dx = (x - self._x) / period_s
-            self._dx = self._dx + smoothing_factor(opts.d_cutoff, period_s) * (dx - self._dx)
-            cutoff_hz = opts.min_cutoff + opts.beta * np.abs(self._dx)
-            self._x = self._x + smoothing_factor(cutoff_hz, period_s) * (x - self._x)
-            self._t_s = t_s
-        return float(self._x[0]) if scalar else self._x.copy()
+            alpha_d = smoothing_factor(opts.d_cutoff, period_s)
+            x_hat, dx_hat = [], []
+            for x, previous, d_previous in zip(values, self._x, self._dx, strict=True):
+                d = d_previous + alpha_d * ((x - previous) / period_s - d_previous)
+                alpha = smoothing_factor(opts.min_cutoff + opts.beta * abs(d), period_s)
+                x_hat.append(previous + alpha * (x - previous))
+                dx_hat.append(d)
+            self._x, self._dx, self._t_s = tuple(x_hat), tuple(dx_hat), t_s
+        return self._x
 
 
 DISPLACEMENT_DEG_PER_UNIT: Final = math.degrees(15.0 / 10.5)
@@ -200,32 +217,29 @@ class SignalSmoother:
             TimestampOrderError: `t_s` is earlier than the previous frame's.
         """
         pose = face.head_pose
-        head = self._head([pose.yaw_deg, pose.pitch_deg, pose.roll_deg], t_s)
-        translation = self._translation(face.head_translation_mm, t_s)
+        yaw, pitch, roll = self._head.step((pose.yaw_deg, pose.pitch_deg, pose.roll_deg), t_s)
+        tx, ty, tz = self._translation.step(tuple(face.head_translation_mm), t_s)
         right, left, gaze = face.right_eye, face.left_eye, face.gaze
         closed = right.closed and left.closed
-        held = self._gaze.value
-        angles = held if closed and held is not None else self._gaze(
-            [gaze.yaw_deg, gaze.pitch_deg], t_s)
+        held = self._gaze.estimate
+        gaze_yaw, gaze_pitch = held if closed and held is not None else self._gaze.step(
+            (gaze.yaw_deg, gaze.pitch_deg), t_s)
         right_d, left_d = self._displacements(right, left, closed, t_s)
         point = gaze.screen_point_px
         if point is None:
             self._screen.reset()
         else:
-            smoothed = self._screen(point, t_s)
-            point = (float(smoothed[0]), float(smoothed[1]))
+            x, y = self._screen.step((float(point[0]), float(point[1])), t_s)
+            point = (x, y)
         mean_d = None if right_d is None or left_d is None else (
             0.5 * (right_d[0] + left_d[0]), 0.5 * (right_d[1] + left_d[1]))
         return replace(
             face,
-            head_pose=replace(pose, yaw_deg=float(head[0]), pitch_deg=float(head[1]),
-                              roll_deg=float(head[2])),
-            head_translation_mm=(float(translation[0]), float(translation[1]),
-                                 float(translation[2])),
+            head_pose=HeadPose(yaw, pitch, roll),
+            head_translation_mm=(tx, ty, tz),
             right_eye=replace(right, displacement=right_d),
             left_eye=replace(left, displacement=left_d),
-            gaze=replace(gaze, yaw_deg=float(angles[0]), pitch_deg=float(angles[1]),
-                         displacement=mean_d, screen_point_px=point),
+            gaze=Gaze(gaze_yaw, gaze_pitch, mean_d, point),
         )
 
     def _displacements(self, right: EyeResult, left: EyeResult, closed: bool, t_s: float
@@ -235,7 +249,7 @@ class SignalSmoother:
         if right.displacement is None or left.displacement is None:
             self._eyes.reset()
             return right.displacement, left.displacement
-        held = self._eyes.value
-        eyes = held if closed and held is not None else self._eyes(
+        held = self._eyes.estimate
+        rx, ry, lx, ly = held if closed and held is not None else self._eyes.step(
             right.displacement + left.displacement, t_s)
-        return (float(eyes[0]), float(eyes[1])), (float(eyes[2]), float(eyes[3]))
+        return (rx, ry), (lx, ly)

@@ -21,7 +21,6 @@ to 0.13-0.59, 15 px to 0.09-0.44 (the highest ratios on the one photo that is so
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,6 +30,7 @@ import numpy.typing as npt
 
 from gazeserve.gaze.conventions import IRIS_DIAMETER_MM
 from gazeserve.gaze.filters import check_time_order
+from gazeserve.gaze.rolling import RollingWindow
 from gazeserve.results import EyeResult, FaceResult, Quality, QualityFlag
 
 BoxPx = tuple[int, int, int, int]
@@ -69,6 +69,9 @@ class QualityOptions:
                                  f"got {(threshold, limit)}")
 
 
+_DEFAULT_OPTIONS: Final = QualityOptions()
+
+
 def _factor(value: float, threshold: float, limit: float) -> float:
     """1 on the threshold's good side, falling linearly to 0 at the limit (either direction)."""
     t = (value - limit) / (threshold - limit)
@@ -87,7 +90,7 @@ def assess_quality(face: FaceResult, frame_size: tuple[int, int],
             image, as with client-sent landmarks, or the baseline is still warming up).
         options: thresholds; the defaults when None.
     """
-    opts = options or QualityOptions()
+    opts = options or _DEFAULT_OPTIONS
     pose = face.head_pose
     rotation_deg = math.degrees(math.acos(min(1.0, math.cos(math.radians(pose.yaw_deg))
                                               * math.cos(math.radians(pose.pitch_deg)))))
@@ -154,8 +157,9 @@ def eye_sharpness(image_rgb: npt.NDArray[np.uint8], boxes_px: list[BoxPx]) -> fl
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
         if x1 - x0 < 3 or y1 - y0 < 3:
             continue
-        grey = cv2.cvtColor(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
-        _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
+        grey = cv2.cvtColor(image_rgb[y0:y1, x0:x1], cv2.COLOR_RGB2GRAY)
+        # ksize 1 is the integer kernel [0 1 0; 1 -4 1; 0 1 0]: int16 holds it exactly.
+        _, std = cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_16S, ksize=1))
         values.append(float(std[0, 0]) ** 2)
     return sum(values) / len(values) if values else None
 
@@ -168,7 +172,7 @@ class SharpnessBaseline:
         if not 0.0 <= warmup_s <= window_s:
             raise ValueError(f"need 0 <= warmup_s <= window_s, got {warmup_s}, {window_s}")
         self.window_s, self.warmup_s = window_s, warmup_s
-        self._history: deque[tuple[float, float]] = deque()
+        self._history = RollingWindow(window_s)
 
     def reset(self) -> None:
         """Forgets the history: call when the track is lost (the next face may be another)."""
@@ -181,11 +185,9 @@ class SharpnessBaseline:
             TimestampOrderError: `t_s` is earlier than the previous frame's.
         """
         history = self._history
-        check_time_order(history[-1][0] if history else None, t_s, "SharpnessBaseline")
-        history.append((t_s, sharpness))
-        while t_s - history[0][0] > self.window_s:
-            history.popleft()
-        if t_s - history[0][0] < self.warmup_s:
+        check_time_order(history.last_s, t_s, "SharpnessBaseline")
+        history.add(sharpness, t_s)
+        if history.span_s < self.warmup_s:
             return None
-        baseline = float(np.median([v for _, v in history]))
+        baseline = history.median()
         return sharpness / baseline if baseline > 0.0 else None

@@ -12,11 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gazeserve.gaze.conventions import (
-    CAMERA_TO_TOP_EDGE_MM,
-    LAPTOP_15_6_SCREEN_MM,
-    VIEWER_FROM_CAMERA,
-)
+from gazeserve.gaze.conventions import CAMERA_TO_TOP_EDGE_MM, LAPTOP_15_6_SCREEN_MM
+from gazeserve.gaze.vec3 import Vec3, cross, dot, sub, unit
 
 Vector = npt.NDArray[np.float64]
 
@@ -49,10 +46,15 @@ class ScreenGeometry:
 
     def corners_camera_mm(self) -> Vector:
         """The active area's corners in the camera frame, going round the rectangle (4 x 3)."""
-        left, right = self.center_x_mm - 0.5 * self.width_mm, self.center_x_mm + 0.5 * self.width_mm
-        top, bottom = self.camera_to_top_edge_mm, self.camera_to_top_edge_mm + self.height_mm
-        return np.array([[left, top, 0.0], [right, top, 0.0], [right, bottom, 0.0],
-                         [left, bottom, 0.0]])
+        return np.array(_corners_mm(self))
+
+
+def _corners_mm(screen: ScreenGeometry) -> list[Vec3]:
+    """`ScreenGeometry.corners_camera_mm` as plain floats."""
+    left = screen.center_x_mm - 0.5 * screen.width_mm
+    right = screen.center_x_mm + 0.5 * screen.width_mm
+    top, bottom = screen.camera_to_top_edge_mm, screen.camera_to_top_edge_mm + screen.height_mm
+    return [(left, top, 0.0), (right, top, 0.0), (right, bottom, 0.0), (left, bottom, 0.0)]
 
 
 @dataclass(frozen=True)
@@ -66,49 +68,43 @@ class ScreenHit:
     """Angle between the gaze and the nearest direction into the active area (0 on screen)."""
 
 
-def intersect_screen(origin_mm: tuple[float, float, float], direction_viewer: Vector,
+def intersect_screen(origin_mm: tuple[float, float, float], direction_viewer: Vector | Vec3,
                      screen: ScreenGeometry) -> ScreenHit:
     """Ray-plane intersection with the screen plane Z = 0, then the rectangle test.
 
     `origin_mm` is in the camera frame, `direction_viewer` a unit vector in the viewer frame.
     """
-    origin = np.asarray(origin_mm, dtype=np.float64)
-    direction = VIEWER_FROM_CAMERA @ direction_viewer
+    ox, oy, oz = origin_mm
+    vx, vy, vz = (direction_viewer.tolist() if isinstance(direction_viewer, np.ndarray)
+                  else direction_viewer)
+    direction = (vx, -vy, -vz)  # VIEWER_FROM_CAMERA, its own inverse
     point_mm: tuple[float, float] | None = None
     on_screen = False
-    if direction[2] < 0.0 and origin[2] > 0.0:
-        hit = origin + (-origin[2] / direction[2]) * direction
-        x_mm = screen.center_x_mm + 0.5 * screen.width_mm - float(hit[0])
-        y_mm = float(hit[1]) - screen.camera_to_top_edge_mm
+    if direction[2] < 0.0 and oz > 0.0:
+        t = -oz / direction[2]
+        x_mm = screen.center_x_mm + 0.5 * screen.width_mm - (ox + t * direction[0])
+        y_mm = (oy + t * direction[1]) - screen.camera_to_top_edge_mm
         point_mm = (x_mm, y_mm)
         on_screen = 0.0 <= x_mm <= screen.width_mm and 0.0 <= y_mm <= screen.height_mm
-    angle = 0.0 if on_screen else _angle_to_rectangle_deg(
-        origin, direction, screen.corners_camera_mm())
+    angle = 0.0 if on_screen else _angle_to_rectangle_deg((ox, oy, oz), direction,
+                                                          _corners_mm(screen))
     return ScreenHit(on_screen, point_mm, angle)
 
 
-def _angle_to_rectangle_deg(origin: Vector, direction: Vector, corners: Vector) -> float:
+def _angle_to_rectangle_deg(origin: Vec3, direction: Vec3, corners: list[Vec3]) -> float:
     """Smallest angle between `direction` and the directions from `origin` into the rectangle,
     for a direction that misses it: the spherical distance to the rectangle's outline. For each
     edge (a great-circle arc from A to B with normal n) the nearest point is the direction's
     projection on the arc's plane, at angle asin(|d.n|), when that projection lies between A and
     B (d.(n x A) >= 0 and d.(B x n) >= 0); otherwise the nearer end."""
-    starts = corners - origin
-    starts /= np.sqrt((starts * starts).sum(axis=1))[:, None]
-    stops = starts[[1, 2, 3, 0]]
-    normals = _cross(starts, stops)
-    normals /= np.sqrt((normals * normals).sum(axis=1))[:, None]
-    between = (_cross(normals, starts) @ direction >= 0.0) & (
-        _cross(stops, normals) @ direction >= 0.0)
-    to_ends = np.arccos(np.clip(starts @ direction, -1.0, 1.0))
-    to_arcs = np.arcsin(np.clip(np.abs(normals @ direction), 0.0, 1.0))
-    return math.degrees(float(np.where(between, to_arcs, to_ends).min()))
-
-
-def _cross(a: Vector, b: Vector) -> Vector:
-    """Row-wise cross product (np.cross costs ten times more on four rows)."""
-    out = np.empty_like(a)
-    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
-    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
-    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
-    return out
+    starts = [unit(sub(corner, origin)) for corner in corners]
+    best = math.inf
+    for start, stop in zip(starts, starts[1:] + starts[:1], strict=True):
+        normal = unit(cross(start, stop))
+        if dot(cross(normal, start), direction) >= 0.0 and \
+                dot(cross(stop, normal), direction) >= 0.0:
+            angle = math.asin(min(1.0, abs(dot(normal, direction))))
+        else:
+            angle = math.acos(min(1.0, max(-1.0, dot(start, direction))))
+        best = min(best, angle)
+    return math.degrees(best)

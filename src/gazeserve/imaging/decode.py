@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import io
+import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gazeserve.imaging.errors import CorruptImageError, ImageTooLargeError
-from gazeserve.imaging.formats import ImageFormat, ImageHeader, read_header
+from gazeserve.imaging.formats import ImageFormat, ImageHeader, check_png_chunks, read_header
 from gazeserve.imaging.orientation import apply_exif_orientation
 
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -99,6 +100,8 @@ def decode(
             f"{header.format} image is {header.width_px}x{header.height_px} "
             f"({header.pixels:,} pixels), over the limit of {max_pixels:,}"
         )
+    if header.format is ImageFormat.PNG:
+        check_png_chunks(data)  # before OpenCV allocates a chunk's declared length
     supported = DECODER_CHAINS[header.format]
     chain = supported if decoders is None else [d for d in decoders if d in supported]
     if not chain:
@@ -162,6 +165,10 @@ def _decode_opencv(data: bytes, fmt: ImageFormat) -> npt.NDArray[np.uint8]:
 
 
 _PILLOW_16BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+_PILLOW_CORRUPT_DATA_ERRORS: tuple[type[Exception], ...] = (
+    SyntaxError, struct.error, EOFError, IndexError, KeyError, TypeError)
+"""Raised by Pillow's plugins on damaged data, besides `OSError` (found by fuzzing: e.g.
+PngImagePlugin's `SyntaxError("broken PNG file")` for a damaged chunk after IHDR)."""
 
 
 def _decode_pillow(data: bytes, fmt: ImageFormat) -> npt.NDArray[np.uint8]:
@@ -177,6 +184,8 @@ def _decode_pillow(data: bytes, fmt: ImageFormat) -> npt.NDArray[np.uint8]:
                 return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
             return np.array(image.convert("RGB"), dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise _DecoderError(_reason(exc)) from exc
+    except _PILLOW_CORRUPT_DATA_ERRORS as exc:
         raise _DecoderError(_reason(exc)) from exc
 
 

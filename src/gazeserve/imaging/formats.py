@@ -161,6 +161,24 @@ def _read_png(data: bytes) -> ImageHeader:
     return ImageHeader(ImageFormat.PNG, width, height)
 
 
+def check_png_chunks(data: bytes) -> None:
+    """Every chunk's declared length must fit in the data, up to IEND (PNG 3rd edition, 5.3).
+
+    OpenCV's PNG reader allocates a chunk's declared length before reading it: a 69-byte PNG
+    whose IDAT claims 4 GB made it allocate 4 GB (found by fuzzing). Walking the lengths costs
+    one step per chunk, and also refuses a PNG cut short before IEND, as JPEG without EOI is.
+    """
+    pos = 8
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        pos += 12 + length
+        if pos > len(data):
+            raise CorruptImageError("PNG is truncated or damaged (a chunk runs past the end)")
+        if kind == b"IEND":
+            return
+    raise CorruptImageError("PNG is truncated (no IEND chunk)")
+
+
 def _read_webp(data: bytes) -> ImageHeader:
     """The first chunk of a WebP file (RFC 9649, sections 2.5-2.7).
 

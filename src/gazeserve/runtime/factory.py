@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from pathlib import Path
 
 from gazeserve.runtime.base import InferenceSession
@@ -10,11 +11,18 @@ from gazeserve.runtime.base import InferenceSession
 
 class RuntimeKind(enum.StrEnum):
     LITERT = "litert"
+    ONNX = "onnx"
 
 
-def open_session(kind: RuntimeKind, model_path: Path, num_threads: int = 1) -> InferenceSession:
+def open_session(kind: RuntimeKind, model_path: Path, num_threads: int = 1,
+                 providers: Sequence[str] | None = None) -> InferenceSession:
+    """`providers` (ONNX Runtime only): execution providers, best first; None chooses them."""
     if kind is RuntimeKind.LITERT:
         from gazeserve.runtime.litert import LiteRTSession
 
         return LiteRTSession(model_path, num_threads=num_threads)
+    if kind is RuntimeKind.ONNX:
+        from gazeserve.runtime.onnx import OnnxSession
+
+        return OnnxSession(model_path, num_threads=num_threads, providers=providers)
     raise ValueError(f"unknown runtime {kind!r}")

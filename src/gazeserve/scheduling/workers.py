@@ -166,6 +166,13 @@ class InferenceWorkers:
                 frame.future.set_exception(error)
             self._queue.record_processed(time.perf_counter() - started_s, frame.wait_s, failed=True)
             return
+        except BaseException as error:
+            # Not an ordinary failure (SystemExit and the like): still answer the frame, so its
+            # caller never waits forever, then let the worker die and be replaced.
+            if not frame.future.done():
+                frame.future.set_exception(RuntimeError(f"inference was interrupted: {error!r}"))
+            self._queue.record_processed(time.perf_counter() - started_s, frame.wait_s, failed=True)
+            raise
         if not frame.future.done():
             frame.future.set_result(result)
         self._queue.record_processed(time.perf_counter() - started_s, frame.wait_s)

@@ -63,9 +63,9 @@ def error_response(error: ApiError) -> Response:
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-                 415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited",
-                 503: "overloaded"}
+                 405: "method_not_allowed", 408: "request_timeout", 409: "conflict",
+                 413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_request",
+                 429: "rate_limited", 503: "overloaded"}
 
 
 def install_error_handlers(app: FastAPI) -> None:

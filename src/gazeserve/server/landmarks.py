@@ -13,9 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gazeserve.streams import STREAM_ID_PATTERN
 
 MAX_FRAME_SIDE = 20_000
+MIN_FACE_EXTENT_PX = 4.0
+"""The landmarks' box must be at least this wide and high: a face smaller than this has no eyes
+to measure, and one of zero size makes the geometry divide by zero (found by fuzzing)."""
 NORMALIZED_MARGIN = 0.5
 """How far outside [0, 1] a normalised landmark may lie: a face cut by the frame's edge puts some
 points outside it, a little."""
+
+
+class DegenerateLandmarksError(ValueError):
+    """Landmarks that pass the schema but that no face could produce (the geometry fails)."""
 
 
 class LandmarksRequest(BaseModel):
@@ -42,16 +49,21 @@ class LandmarksRequest(BaseModel):
         if not all(math.isfinite(v) for point in self.landmarks for v in point):
             raise ValueError("landmarks must be finite numbers (no NaN or infinity)")
         xy = np.asarray(self.landmarks, np.float64)[:, :2]
+        size = np.array([self.width, self.height], np.float64)
         if self.coordinates == "normalized":
             lo, hi = -NORMALIZED_MARGIN, 1 + NORMALIZED_MARGIN
             if xy.min() < lo or xy.max() > hi:
                 raise ValueError(f"normalized x and y must lie within [{lo}, {hi}]")
+            xy = xy * size
         else:
-            size = np.array([self.width, self.height], np.float64)
             outside = (xy < -NORMALIZED_MARGIN * size) | (xy > (1 + NORMALIZED_MARGIN) * size)
             if outside.any():
                 raise ValueError("pixel x and y must lie within the frame (half a frame of "
                                  "margin allowed)")
+        extent = xy.max(axis=0) - xy.min(axis=0)
+        if extent.min() < MIN_FACE_EXTENT_PX:
+            raise ValueError(f"the landmarks span {extent[0]:.1f} x {extent[1]:.1f} px; a face "
+                             f"needs at least {MIN_FACE_EXTENT_PX:g} px each way")
         return self
 
     def points_px(self) -> npt.NDArray[np.float32]:

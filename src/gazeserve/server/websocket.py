@@ -14,7 +14,11 @@ Client -> server
   {"type": "calibration", "action": "target", "target_px": [x, y], "t_ms"?}  a dot is shown
   {"type": "calibration", "action": "finish" | "cancel"}
   {"type": "ping"}
+  {"type": "auth", "api_key"}   with GAZE_API_KEYS, the first message (unless a header carried
+                                the key: `Authorization: Bearer` or `X-API-Key`); else answered ok
 Server -> client
+  {"type": "auth", "status": "required" | "ok"}   "required" at once when keys are on and no
+      header carried one; a missing, wrong or late key then closes the socket (1008)
   {"type": "result", "frame_id", "server_ms", "wait_ms", ...result schema v1}
       server_ms: from the frame's arrival to its result; wait_ms: the part spent waiting
   {"type": "dropped", "frame_ids": [...], "reason": "superseded" | "stale" | "queue_full" | ...}
@@ -23,6 +27,10 @@ Server -> client
   {"type": "calibration", "state": "started" | "target" | "done" | "failed" | "cancelled",
    on done "error_px", "error_deg", "points", "calibration"}
   {"type": "config", "config": {...}}, {"type": "pong"}
+
+Close codes: 1008 too many invalid messages, no or a wrong API key, a page from an origin not
+allowed, or a client that does not read its answers; 1013 too many streams for one key; 1001
+the server shuts down (after answering the frames in flight).
 """
 
 from __future__ import annotations
@@ -45,7 +53,8 @@ from gazeserve.imaging.errors import ImageDecodeError
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped
 from gazeserve.server import calibration
 from gazeserve.server.errors import error_payload, from_decode_error
-from gazeserve.server.landmarks import LandmarksRequest
+from gazeserve.server.landmarks import DegenerateLandmarksError, LandmarksRequest
+from gazeserve.server.security import AUTH_HINT, identity_of, key_from_headers
 from gazeserve.server.service import GazeService
 from gazeserve.streams import StreamOrderError
 
@@ -54,6 +63,17 @@ log = logging.getLogger("gazeserve.websocket")
 
 MAX_CONSECUTIVE_ERRORS = 20
 """Bad messages in a row before the connection is closed as abusive (1008)."""
+GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+CLOSE_TIMEOUT_S = 2.0
+"""How long a close frame may wait on a client that does not read."""
+RATE_LIMITED = "rate_limited"
+"""The `dropped` reason of a frame over the key's rate limit."""
+
+
+class ClientNotReading(Exception):  # noqa: N818 (a state of the client, not our error)
+    """An answer could not be written within GAZE_WS_SEND_TIMEOUT_S."""
 
 
 @dataclass
@@ -65,9 +85,10 @@ class _Frame:
 
 
 class _Session:
-    def __init__(self, service: GazeService, websocket: WebSocket) -> None:
+    def __init__(self, service: GazeService, websocket: WebSocket, identity: str) -> None:
         self.service = service
         self.ws = websocket
+        self.identity = identity
         self.stream = service.stream(f"ws-{id(self):x}-{next(_ids)}")
         self.include_landmarks = False
         self.priority = 5
@@ -78,29 +99,59 @@ class _Session:
         self._send_lock = asyncio.Lock()
         self._sequence = itertools.count()
         self._errors_in_a_row = 0
+        self._closing = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._pending and not self._in_work
+
+    async def close_going_away(self) -> None:
+        """Shutdown: the frames in flight were answered (or the drain deadline passed)."""
+        await self._close(GOING_AWAY, "server shutting down")
 
     async def run(self) -> None:
-        processor = asyncio.create_task(self._process_frames())
+        self.service.connections.add(self)
+        processor = asyncio.create_task(self._process_frames(), name="gazeserve-ws-frames")
+        receiver = asyncio.create_task(self._receive(), name="gazeserve-ws-receive")
         try:
+            # Either ends the session: the client left or misbehaved (receiver), or it stopped
+            # reading its answers (processor, on a send timeout).
+            await asyncio.wait({processor, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (receiver, processor):
+                if task.done() and not task.cancelled() and isinstance(task.exception(),
+                                                                       ClientNotReading):
+                    log.info("closing a WebSocket whose client does not read its answers")
+                    await self._close(POLICY_VIOLATION, "client does not read its answers")
+        finally:
+            for task in (receiver, processor):
+                task.cancel()
+            await asyncio.gather(receiver, processor, return_exceptions=True)
+            self.service.connections.discard(self)
+            if self.stream is not None:
+                self.service.streams.remove(self.stream.stream_id)
+
+    async def _receive(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect):
             while True:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
-                    break
+                    return
                 if message.get("bytes") is not None:
                     await self._on_frame(message["bytes"])
                 elif message.get("text") is not None:
                     await self._on_text(message["text"])
                 if self._errors_in_a_row >= MAX_CONSECUTIVE_ERRORS:
-                    await self.ws.close(code=1008, reason="too many invalid messages")
-                    break
-        except WebSocketDisconnect:
-            pass
-        finally:
-            processor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await processor
-            if self.stream is not None:
-                self.service.streams.remove(self.stream.stream_id)
+                    await self._close(POLICY_VIOLATION, "too many invalid messages")
+                    return
+
+    async def _close(self, code: int, reason: str) -> None:
+        """Sends the close frame once; gives up on a client that does not read."""
+        if self._closing:
+            return
+        self._closing = True
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await self.ws.close(code=code, reason=reason)
 
     async def _on_landmarks(self, message: dict[str, Any]) -> None:
         fields = {k: v for k, v in message.items() if k not in ("type", "frame_id")}
@@ -137,6 +188,10 @@ class _Session:
         together, before the processor has taken the first.
         """
         self._errors_in_a_row = 0
+        refused = self._refusal()
+        if refused is not None:
+            await self._send({"type": "dropped", "frame_ids": [frame.frame_id], **refused})
+            return
         self._pending.append(frame)
         waiting = 1 if self._in_work else 2
         replaced = [self._pending.popleft().frame_id
@@ -145,6 +200,15 @@ class _Session:
         if replaced:
             await self._send({"type": "dropped", "frame_ids": replaced,
                               "reason": DropReason.SUPERSEDED.value})
+
+    def _refusal(self) -> dict[str, Any] | None:
+        """Why a new frame is not taken at all: shutting down, or over the key's rate limit."""
+        if self.service.draining or self._closing:
+            return {"reason": DropReason.SHUTDOWN.value}
+        wait_s = self.service.access.rate_limiter.take(self.identity)
+        if wait_s > 0:
+            return {"reason": RATE_LIMITED, "retry_after_s": round(wait_s, 3)}
+        return None
 
     async def _on_text(self, text: str) -> None:
         try:
@@ -164,6 +228,8 @@ class _Session:
             await self._on_calibration(message)
         elif kind == "ping":
             await self._send({"type": "pong"})
+        elif kind == "auth":  # already authenticated, or no keys configured
+            await self._send({"type": "auth", "status": "ok"})
         else:
             await self._error("invalid_message", f"unknown message type {kind!r}; expected "
                               "'frame', 'landmarks', 'config', 'calibration' or 'ping'")
@@ -260,6 +326,8 @@ class _Session:
             await self._error(api.code, api.message, frame.frame_id)
         except (StreamOrderError, TimestampOrderError) as exc:
             await self._error("out_of_order", str(exc), frame.frame_id)
+        except DegenerateLandmarksError as exc:
+            await self._error("invalid_landmarks", str(exc), frame.frame_id)
         except Exception:  # a bug for this frame only: answer it, keep serving the socket
             log.exception("frame %r failed", frame.frame_id)
             await self._error("internal_error", "this frame could not be processed; the "
@@ -284,8 +352,13 @@ class _Session:
         await self._send(payload)
 
     async def _send(self, payload: dict[str, Any]) -> None:
-        async with self._send_lock:
-            await self.ws.send_text(orjson.dumps(payload).decode())
+        timeout_s = self.service.settings.gaze_ws_send_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._send_lock:
+                    await self.ws.send_text(orjson.dumps(payload).decode())
+        except TimeoutError:
+            raise ClientNotReading(f"an answer waited over {timeout_s:g} s") from None
 
 
 def _one_line(exc: Exception) -> str:
@@ -302,6 +375,74 @@ _ids = itertools.count()
 
 @router.websocket("/v1/stream")
 async def stream_socket(websocket: WebSocket) -> None:
-    await websocket.accept()
     service: GazeService = websocket.app.state.service
-    await _Session(service, websocket).run()
+    access = service.access
+    headers = websocket.headers
+    if not access.origin_allowed(headers.get("origin"), headers.get("host")):
+        await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")  # 403
+        return
+    label = None
+    header_key = key_from_headers(headers)
+    if access.keys.enabled and header_key is not None:
+        label = access.keys.identify(header_key)
+        if label is None:
+            await websocket.close(code=POLICY_VIOLATION, reason="unauthorized")  # 403
+            return
+    await websocket.accept()
+    if service.draining:
+        await websocket.close(code=GOING_AWAY, reason="server shutting down")
+        return
+    if access.keys.enabled and label is None:
+        label = await _authenticate(websocket, service)
+        if label is None:
+            return
+    identity = identity_of(websocket.scope, label)
+    if not access.stream_slots.acquire(identity):
+        await _refuse(websocket, TRY_AGAIN_LATER, "too_many_streams",
+                      f"this key already has {access.stream_slots.limit} streams open "
+                      "(GAZE_MAX_STREAMS_PER_KEY); close one first")
+        return
+    try:
+        await _Session(service, websocket, identity).run()
+    finally:
+        access.stream_slots.release(identity)
+
+
+async def _authenticate(websocket: WebSocket, service: GazeService) -> str | None:
+    """The first message must be `{"type": "auth", "api_key": ...}`: browsers cannot set
+    headers on a WebSocket. The key's label, or None once the socket is closed."""
+    timeout_s = service.settings.gaze_ws_auth_timeout_s
+    await websocket.send_text('{"type":"auth","status":"required"}')
+    try:
+        async with asyncio.timeout(timeout_s):
+            message = await websocket.receive()
+    except TimeoutError:
+        await _refuse(websocket, POLICY_VIOLATION, "unauthorized",
+                      f"no auth message within {timeout_s:g} s; {AUTH_HINT}, or send "
+                      '{"type": "auth", "api_key": "<key>"} first')
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    key = None
+    with contextlib.suppress(orjson.JSONDecodeError, TypeError):
+        payload = orjson.loads(message.get("text") or b"")
+        if isinstance(payload, dict) and payload.get("type") == "auth":
+            candidate = payload.get("api_key")
+            key = candidate if isinstance(candidate, str) else None
+    label = service.access.keys.identify(key)
+    if label is None:
+        await _refuse(websocket, POLICY_VIOLATION, "unauthorized",
+                      "the first message must be {\"type\": \"auth\", \"api_key\": \"<key>\"} "
+                      "with a valid key")
+        return None
+    await websocket.send_text('{"type":"auth","status":"ok"}')
+    return label
+
+
+async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
+    """An error message, then the close (both given up on a client that does not read)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await websocket.send_text(orjson.dumps({"type": "error",
+                                                    **error_payload(error, message)}).decode())
+            await websocket.close(code=code, reason=error)

@@ -11,14 +11,16 @@ does. The model's custom ops need a runtime that can run them (see
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from gazeserve.runtime.base import InferenceSession, Tensor
 from gazeserve.vision.iris import EYE_CONTOURS, EYE_REGION_IN_MESH, IRIS_POINTS
 from gazeserve.vision.landmarks import MESH_POINTS
-from gazeserve.vision.roi import FloatArray, ImageRGB, RotatedRect, crop, project_to_image
+from gazeserve.vision.roi import FloatArray, ImageRGB, RotatedRect, crop_input, project_to_image
 
 ATTENTION_MESH_POINTS = 478
 LIPS_IN_MESH = (
@@ -59,31 +61,55 @@ class MeshResult478:
     roi: RotatedRect
 
 
-def assemble_attention_mesh(outputs_crop_px: dict[str, Tensor], crop_size: int) -> FloatArray:
+_ROLES_IN_ORDER = ("mesh", "lips", "left_eye", "right_eye", "left_iris", "right_iris")
+
+
+def _gather_table() -> npt.NDArray[np.intp]:
+    """For each of the 478 x 3 output values, its position in the model's outputs laid end to
+    end in `_ROLES_IN_ORDER` (mesh x y z ..., lips x y ..., eyes, irises).
+
+    MediaPipe's refinement as one lookup: a point's x, y come from the refined output that
+    holds it (the lips or an eye's region; no point is in two, so the order of the overwrites
+    does not matter), else from the mesh; z always from the mesh. The irises' z (index 0 here)
+    are filled in afterwards.
+    """
+    table = np.zeros((ATTENTION_MESH_POINTS, 3), np.intp)
+    table[:MESH_POINTS] = np.arange(3 * MESH_POINTS).reshape(MESH_POINTS, 3)
+    start = 3 * MESH_POINTS
+    refined = [*LIPS_IN_MESH, *EYE_REGION_IN_MESH[0], *EYE_REGION_IN_MESH[1],
+               *range(MESH_POINTS, ATTENTION_MESH_POINTS)]
+    table[refined, :2] = start + np.arange(2 * len(refined)).reshape(-1, 2)
+    return table
+
+
+_GATHER = _gather_table()
+_IRIS_CONTOURS = np.array(EYE_CONTOURS, np.intp)
+
+
+def assemble_attention_mesh(outputs: dict[str, Tensor], crop_size: int) -> FloatArray:
     """Model outputs (crop pixels) -> 478 crop-normalised points, MediaPipe's refinement.
 
     `LandmarksRefinementCalculator` as configured in
     `tensors_to_face_landmarks_with_attention.pbtxt`: the mesh's 468 points (x, y, z), then
     x, y of the lips and both eye regions overwritten by their refined outputs (z stays the
     mesh's), then both irises appended, each iris z the mean z of its eye's 16 contour points.
+    `outputs` are the session's, by tensor name (`OUTPUT_NAMES`), in crop pixels.
     """
-    scale = np.float32(1.0 / crop_size)
-
-    def points(role: str, dims: int) -> FloatArray:
-        return np.asarray(outputs_crop_px[role], np.float32).reshape(-1, dims) * scale
-
-    out = np.empty((ATTENTION_MESH_POINTS, 3), np.float32)
-    mesh = points("mesh", 3)
-    out[:MESH_POINTS] = mesh
-    out[list(LIPS_IN_MESH), :2] = points("lips", 2)
-    for offset, eye, iris, region, contour in (
-            (MESH_POINTS, "left_eye", "left_iris", EYE_REGION_IN_MESH[0], EYE_CONTOURS[0]),
-            (MESH_POINTS + IRIS_POINTS, "right_eye", "right_iris", EYE_REGION_IN_MESH[1],
-             EYE_CONTOURS[1])):
-        out[list(region), :2] = points(eye, 2)
-        out[offset:offset + IRIS_POINTS, :2] = points(iris, 2)
-        out[offset:offset + IRIS_POINTS, 2] = mesh[list(contour), 2].mean()
+    values = np.concatenate([outputs[OUTPUT_NAMES[role]] for role in _ROLES_IN_ORDER],
+                            axis=None)
+    out = values[_GATHER]
+    out *= np.float32(1.0 / crop_size)
+    iris_z = out[_IRIS_CONTOURS, 2].mean(axis=1)  # (image-left eye, other eye)
+    out[MESH_POINTS:].reshape(2, IRIS_POINTS, 3)[:, :, 2] = iris_z[:, None]
     return out
+
+
+def presence_probability(outputs: dict[str, Tensor]) -> float:
+    """The face flag's logit through a sigmoid (MediaPipe's `TensorsToFloatsCalculator` with
+    `activation: SIGMOID`), the logit clipped to +-100 so exp cannot overflow. `outputs` by
+    tensor name, as the session returns them."""
+    logit = min(100.0, max(-100.0, float(outputs[OUTPUT_NAMES["presence"]].flat[0])))
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 class AttentionMeshModel:
@@ -106,11 +132,6 @@ class AttentionMeshModel:
     def run(self, image: ImageRGB, roi: RotatedRect) -> MeshResult478:
         """478 points of the face in `roi` (image pixels), and the face-presence probability."""
         size = self.input_size
-        tensor = crop(image, roi, size, size)
-        inp = (tensor.astype(np.float32) * np.float32(1.0 / 255.0))[None]
-        out = self._session.run({self._input_name: inp})
-        by_role = {role: out[name] for role, name in OUTPUT_NAMES.items()}
-        points_norm = assemble_attention_mesh(by_role, size)
-        logit = float(np.clip(np.asarray(by_role["presence"]).ravel()[0], -100.0, 100.0))
-        presence = 1.0 / (1.0 + float(np.exp(-logit)))
-        return MeshResult478(project_to_image(points_norm, roi), presence, roi)
+        out = self._session.run({self._input_name: crop_input(image, roi, size)})
+        points_norm = assemble_attention_mesh(out, size)
+        return MeshResult478(project_to_image(points_norm, roi), presence_probability(out), roi)

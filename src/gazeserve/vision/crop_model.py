@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gazeserve.runtime.base import InferenceSession, Tensor
-from gazeserve.vision.roi import ImageRGB, RotatedRect, crop
+from gazeserve.vision.roi import ImageRGB, RotatedRect, crop_input
 
 
 class CropModel:
@@ -25,8 +25,6 @@ class CropModel:
 
     def infer(self, image: ImageRGB, roi: RotatedRect, flip_horizontally: bool = False
               ) -> list[Tensor]:
-        size = self.input_size
-        tensor = crop(image, roi, size, size, flip_horizontally=flip_horizontally)
-        inp = (tensor.astype(np.float32) * np.float32(1.0 / 255.0))[None]
+        inp = crop_input(image, roi, self.input_size, flip_horizontally)
         out = self._session.run({self._input_name: inp})
         return [out[name] for name in self._output_names]

@@ -49,6 +49,8 @@ EYE_REGION_IN_MESH = (
 """Where the iris model's 71 eye-region points (contour, halos, brow) sit in the 468-point mesh,
 image-left eye first: MediaPipe's `UpdateFaceLandmarksCalculator` writes them over the mesh's own,
 which the model placed from the whole face rather than from a close crop of the eye."""
+_EYE_REGIONS = tuple(np.array(region, np.intp) for region in EYE_REGION_IN_MESH)
+_EYE_CONTOURS = tuple(np.array(contour, np.intp) for contour in EYE_CONTOURS)
 
 
 @dataclass(frozen=True)
@@ -106,10 +108,11 @@ def assemble_478(mesh_px: FloatArray, image_left_eye: EyeLandmarks,
     out = np.empty((478, 3), np.float32)
     out[:468] = mesh_px
     for offset, eye, region, contour in (
-            (468, image_left_eye, EYE_REGION_IN_MESH[0], EYE_CONTOURS[0]),
-            (473, image_right_eye, EYE_REGION_IN_MESH[1], EYE_CONTOURS[1])):
+            (468, image_left_eye, _EYE_REGIONS[0], _EYE_CONTOURS[0]),
+            (473, image_right_eye, _EYE_REGIONS[1], _EYE_CONTOURS[1])):
         if refine_eyes:
-            out[list(region), :2] = eye.contour_px[:, :2]
+            out[region, :2] = eye.contour_px[:, :2]
         out[offset:offset + IRIS_POINTS, :2] = eye.iris_px[:, :2]
-        out[offset:offset + IRIS_POINTS, 2] = mesh_px[list(contour), 2].mean()
+        out[offset:offset + IRIS_POINTS, 2] = mesh_px[contour, 2].mean()
     return out
+

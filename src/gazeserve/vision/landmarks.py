@@ -6,6 +6,7 @@ Follows MediaPipe's `face_detection_front_detection_to_roi.pbtxt`, `face_landmar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,6 @@ class FaceMeshModel(CropModel):
     def run(self, image: ImageRGB, roi: RotatedRect) -> MeshResult:
         presence_logit, mesh = self.infer(image, roi)
         raw = mesh.reshape(MESH_POINTS, 3) / np.float32(self.input_size)
-        logit = float(np.clip(presence_logit.ravel()[0], -100.0, 100.0))
-        presence = 1.0 / (1.0 + np.exp(-logit))
+        logit = min(100.0, max(-100.0, float(presence_logit.flat[0])))
+        presence = 1.0 / (1.0 + math.exp(-logit))
         return MeshResult(project_to_image(raw, roi), presence, roi)

@@ -9,12 +9,15 @@ import pytest
 
 from gazeserve.vision.roi import (
     RotatedRect,
+    bounding_box_px,
     crop,
+    crop_input,
     crop_matrix,
     normalize_radians,
     project_to_image,
     rect_from_points,
     rotation_to_target,
+    source_region_px,
     transform_rect,
 )
 
@@ -70,3 +73,33 @@ def test_crop_of_a_rotated_rect_samples_the_rotated_content() -> None:
     # Rotated a quarter turn, the crop's "up" looks toward the image's right.
     ys, xs = np.nonzero(out[..., 0] > 128)
     assert ys.mean() < 12 and 12 < xs.mean() < 20
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_crop_input_is_the_crop_scaled_to_unit_range(seed: int) -> None:
+    # The RGBX warp of the covered region must sample exactly the pixels `crop` samples,
+    # including rectangles partly or wholly outside the image (edges replicated) and mirrors.
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    for _ in range(25):
+        width = float(rng.uniform(4.0, 200.0))
+        rect = RotatedRect(float(rng.uniform(-60.0, 180.0)), float(rng.uniform(-60.0, 150.0)),
+                           width, width, float(rng.uniform(-math.pi, math.pi)))
+        flip = bool(rng.integers(2))
+        size = int(rng.choice([16, 64, 192]))
+        expected = crop(image, rect, size, size, flip_horizontally=flip)
+        got = crop_input(image, rect, size, flip)
+        assert got.shape == (1, size, size, 3) and got.dtype == np.float32
+        np.testing.assert_array_equal(got[0], expected.astype(np.float32) * np.float32(1 / 255))
+
+
+def test_source_region_is_clipped_but_never_empty() -> None:
+    inside = source_region_px(RotatedRect(50.0, 40.0, 20.0, 20.0), 120, 90)
+    assert inside == (38, 28, 63, 53)
+    far_right = source_region_px(RotatedRect(500.0, 40.0, 20.0, 20.0), 120, 90)
+    assert far_right == (119, 28, 120, 53)  # the edge column a replicated border reads
+
+
+def test_bounding_box_of_points() -> None:
+    points = np.array([[3.0, 4.0, 9.0], [-1.0, 7.5, 0.0], [2.0, -2.0, 1.0]], np.float32)
+    assert bounding_box_px(points) == (-1.0, -2.0, 3.0, 7.5)

@@ -1,6 +1,10 @@
 /**
  * The webcam demo page: camera -> JPEG frames -> gazeserve -> overlay, meters and calibration.
  *
+ * API keys: when the server has keys (`GAZE_API_KEYS`), the page shows a key field; the key is
+ * kept in this tab's sessionStorage (`gazeserve.apiKey`) and sent as the WebSocket's first
+ * message, never in the URL.
+ *
  * URL parameters (all optional): `server` (another gazeserve, e.g. `?server=http://host:8000`;
  * default the page's origin), `dwell_ms` (calibration time per target, default 1500),
  * `width` (largest frame width sent, default 640), `quality` (JPEG quality, default 0.8).
@@ -44,6 +48,8 @@ const RECONNECT_MAX_MS = 5000;
 /** A frame unanswered this long: the connection is stuck; reconnect. */
 const STALL_MS = 3000;
 
+const KEY_STORAGE = "gazeserve.apiKey";
+
 const params = new URLSearchParams(window.location.search);
 const settings = {
   server: params.get("server") || undefined,
@@ -64,11 +70,13 @@ const ui = {
   counters: $("counters"), mirror: $("mirror"), landmarks: $("landmarks"),
   serverUrl: $("server-url"), calibrationLayer: $("calibration-layer"),
   calibrationDot: $("calibration-dot"), gazeDot: $("gaze-dot"),
+  access: $("access"), accessNote: $("access-note"), keyForm: $("key-form"),
+  apiKey: $("api-key"),
 };
 const overlayCtx = ui.overlay.getContext("2d");
 
 const camera = { state: "starting", message: "", stream: null, settings: null };
-const server = { state: "connecting", everConnected: false, stalled: false };
+const server = { state: "connecting", everConnected: false, stalled: false, keyNeeded: false };
 const timing = { resultTimes: [], cameraTimes: [], roundTrips: [] };
 const blinkTracker = { closed: false, local: 0, fromServer: 0 };
 let encoder = null;
@@ -77,6 +85,8 @@ let calibrationAbort = null;
 
 const client = new GazeClient({
   url: settings.server,
+  apiKey: storedKey() || undefined,
+  onAuthRequired: () => askForKey("This server asks for an API key."),
   onResult,
   onDropped: (ids) => { demo.counters.dropped += ids.length; },
   onError: (error) => {
@@ -84,7 +94,12 @@ const client = new GazeClient({
     demo.lastError = error;
   },
   onEvent,
-  onClose: () => {
+  onClose: (info) => {
+    if (info.code === 1008 && info.reason === "unauthorized") {
+      askForKey("The server refused this API key; enter another.");
+      return;
+    }
+    if (server.keyNeeded) return;
     server.state = "lost";
     calibrationAbort?.abort(new Error("lost the connection to the server"));
     refreshStatus();
@@ -125,6 +140,23 @@ const demo = {
 window.gazeDemo = demo;
 
 ui.serverUrl.textContent = client.url;
+ui.keyForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = ui.apiKey.value.trim();
+  if (!key) return;
+  try {
+    sessionStorage.setItem(KEY_STORAGE, key);
+  } catch {
+    // storage refused (private mode): the key still works for this page
+  }
+  client.options.apiKey = key;
+  ui.apiKey.value = "";
+  server.keyNeeded = false;
+  ui.access.hidden = true;
+  server.state = "connecting";
+  refreshStatus();
+  connectLoop();
+});
 ui.calibrate.addEventListener("click", () => calibrate());
 ui.pause.addEventListener("click", () => setPaused(!demo.paused));
 ui.mirror.addEventListener("change", () => {
@@ -290,13 +322,46 @@ function setPaused(paused) {
 
 // ---------------------------------------------------------------- server
 
+/** The key this tab stored, if any. */
+function storedKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORAGE);
+  } catch {
+    return null;
+  }
+}
+
+/** Stops connecting and shows the key field, until a key is entered. */
+function askForKey(note) {
+  server.keyNeeded = true;
+  server.state = "key_required";
+  client.options.apiKey = undefined;
+  try {
+    sessionStorage.removeItem(KEY_STORAGE);
+  } catch {
+    // nothing stored
+  }
+  ui.accessNote.textContent = note;
+  ui.access.hidden = false;
+  client.close();
+  refreshStatus();
+  ui.apiKey.focus();
+}
+
 async function connectLoop() {
   let delayMs = RECONNECT_MIN_MS;
   for (;;) {
+    if (server.keyNeeded) return;
     try {
       await client.connect();
+      if (server.keyNeeded) return;
       break;
-    } catch {
+    } catch (error) {
+      if (error?.code === "unauthorized") {
+        askForKey("The server refused this API key; enter another.");
+        return;
+      }
+      if (server.keyNeeded) return;
       server.state = server.everConnected ? "lost" : "unreachable";
       refreshStatus();
       await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -368,6 +433,10 @@ function refreshStatus() {
     } else {
       message = `Lost the connection to the gazeserve server at ${client.url}; reconnecting…`;
     }
+  } else if (server.state === "key_required") {
+    status = "key_required";
+    kind = "info";
+    message = "This server needs an API key: enter it in the panel.";
   } else if (camera.state === "starting") {
     status = "starting";
     kind = "info";
@@ -392,7 +461,7 @@ function refreshStatus() {
   ui.connection.dataset.state = server.state;
   ui.connection.textContent = {
     connecting: "connecting…", connected: "connected", unreachable: "server unreachable",
-    lost: "reconnecting…",
+    lost: "reconnecting…", key_required: "API key needed",
   }[server.state];
   const live = status === "running" || status === "paused";
   ui.calibrate.disabled = !live || demo.calibration.state === "running";

@@ -67,6 +67,10 @@ export const DEFAULT_CALIBRATION_DWELL_MS = 1500;
  * @property {number} [maxInFlight]  Unanswered frames allowed at once (default 2).
  * @property {number} [frameTimeoutMs]  See `DEFAULT_FRAME_TIMEOUT_MS`.
  * @property {number} [controlTimeoutMs]  See `DEFAULT_CONTROL_TIMEOUT_MS`.
+ * @property {string} [apiKey]  The service's API key, when it has keys (`GAZE_API_KEYS`): sent
+ *     as the first message, `{"type": "auth", "api_key"}` (browsers cannot set headers on a
+ *     WebSocket). May be changed between connections (`client.options.apiKey = ...`).
+ * @property {() => void} [onAuthRequired]  The server wants a key and none was given.
  * @property {(result: object, info: FrameInfo) => void} [onResult]  One schema v1 result
  *     (plus `frame_id`, `server_ms`, `wait_ms`).
  * @property {(frameIds: Array<number|string>, reason: string) => void} [onDropped]  Frames the
@@ -221,10 +225,11 @@ export class GazeClient {
   }
 
   /**
-   * Opens the socket.
+   * Opens the socket; with `apiKey`, authenticates first.
    *
-   * @returns {Promise<void>} Resolves once open; rejects with a `GazeServerError` (code
-   *     `unreachable`) when the server cannot be reached.
+   * @returns {Promise<void>} Resolves once open (and the key accepted); rejects with a
+   *     `GazeServerError`: code `unreachable` when the server cannot be reached,
+   *     `unauthorized` when it refused the key.
    */
   connect() {
     this.close();
@@ -233,10 +238,19 @@ export class GazeClient {
       const socket = new WebSocket(this.url);
       socket.binaryType = "arraybuffer";
       this.socket = socket;
+      this._authWaiter = null;
       socket.addEventListener("open", () => {
-        opened = true;
-        this.options.onOpen?.();
-        resolve();
+        const done = () => {
+          opened = true;
+          this.options.onOpen?.();
+          resolve();
+        };
+        if (!this.options.apiKey) {
+          done();
+          return;
+        }
+        this._authWaiter = done;
+        socket.send(JSON.stringify({ type: "auth", api_key: this.options.apiKey }));
       });
       socket.addEventListener("message", (event) => {
         if (this.socket === socket) this._onMessage(event);
@@ -247,6 +261,8 @@ export class GazeClient {
           this.options.onClose?.({
             code: event.code, reason: event.reason, wasClean: event.wasClean,
           });
+        } else if (event.code === 1008 && event.reason === "unauthorized") {
+          reject(new GazeServerError("unauthorized", "the server refused the API key"));
         } else {
           reject(new GazeServerError("unreachable", `cannot connect to ${this.url}`));
         }
@@ -516,6 +532,15 @@ export class GazeClient {
       case "config":
       case "pong":
         this._settle(message.type, (entry) => entry.resolve(message));
+        break;
+      case "auth":
+        if (message.status === "ok" && this._authWaiter) {
+          const done = this._authWaiter;
+          this._authWaiter = null;
+          done();
+        } else if (message.status === "required" && !this.options.apiKey) {
+          o.onAuthRequired?.();
+        }
         break;
       default:
         break;
