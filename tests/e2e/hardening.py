@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ import cv2
 import httpx
 import numpy as np
 
-from tests.e2e.server import READY_TIMEOUT_S, free_port
+from gazeserve.subprocesses import stop, wait_until_ready
+from tests.e2e.server import free_port
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 DEBUG_ENV = {"GAZE_DEBUG_ENDPOINTS": "true"}
@@ -65,32 +65,13 @@ def server_process(env: dict[str, str] | None = None, args: tuple[str, ...] = ()
                             stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     server = ServerProcess(f"http://127.0.0.1:{port}", proc, log_path)
     try:
-        wait_ready(proc, server.url, ready_headers or {})
+        wait_until_ready(proc, server.url, headers=ready_headers)
         yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         if log_path:
             log.close()  # type: ignore[union-attr]
 
-
-def wait_ready(proc: subprocess.Popen[bytes], url: str, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/readyz", headers=headers, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"server at {url} not ready after {READY_TIMEOUT_S} s")
 
 
 def rss_mb(pid: int) -> float:

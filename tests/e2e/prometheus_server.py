@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import httpx
 import yaml
 
+from gazeserve.subprocesses import stop, wait_until_ready
 from tests.e2e.server import free_port
 
 READY_TIMEOUT_S = 30.0
@@ -36,30 +37,12 @@ def running_prometheus(config: dict[str, Any], workdir: Path) -> Iterator[str]:
          "--web.enable-lifecycle"],
         stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(proc, url, workdir / "prometheus.log")
+        wait_until_ready(proc, url, path="/-/ready", timeout_s=READY_TIMEOUT_S,
+                         last_output=(workdir / "prometheus.log").read_text)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"prometheus at {url} not ready after {READY_TIMEOUT_S} s")
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:

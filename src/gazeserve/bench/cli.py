@@ -170,8 +170,9 @@ def loadtest(
     from gazeserve.bench.frames import BenchInputError
     from gazeserve.bench.loadtest import LoadOptions, LoadReport, encode_frames, render
     from gazeserve.bench.report import machine_info
-    from gazeserve.bench.servers import ServerStartError, local_gazeserve, mediapipe_service
+    from gazeserve.bench.servers import local_gazeserve, mediapipe_service
     from gazeserve.reference.env import ReferenceEnvError
+    from gazeserve.subprocesses import ServerStartError
 
     try:
         options = LoadOptions(url=url, requests=requests, concurrent=concurrent, websocket=ws,

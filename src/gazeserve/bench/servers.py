@@ -14,13 +14,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-import httpx
+from gazeserve.subprocesses import ServerStartError, stop, wait_until_ready
 
 SERVICE = Path(__file__).with_name("mediapipe_service.py")
 SERVICE_PINS: tuple[str, ...] = (
@@ -34,10 +33,7 @@ SERVICE_PINS: tuple[str, ...] = (
 _MARKER = ".gazeserve-bench-service.json"
 _IMPORT_CHECK = "import fastapi, uvicorn, websockets, uvloop, httptools"
 READY_TIMEOUT_S = 120.0
-
-
-class ServerStartError(RuntimeError):
-    """A server did not start, or did not become ready in time."""
+"""The MediaPipe service imports jax on start: slower to come up than ours."""
 
 
 def ensure_mediapipe_service_env(venv_dir: Path | None = None) -> Path:
@@ -89,29 +85,15 @@ def _serving(cmd: list[str], url: str, env: dict[str, str] | None = None) -> Ite
             _wait_ready(proc, url, log)
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: IO[bytes]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            last = (log.read().decode(errors="replace").strip().splitlines() or ["no output"])
-            raise ServerStartError(f"server exited with {proc.returncode} before it was "
-                                   f"ready: {last[-1]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise ServerStartError(f"server at {url} not ready after {READY_TIMEOUT_S:.0f} s")
+    def last_line() -> str:
+        log.seek(0)
+        return (log.read().decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+
+    wait_until_ready(proc, url, timeout_s=READY_TIMEOUT_S, last_output=last_line)
 
 
 @contextmanager

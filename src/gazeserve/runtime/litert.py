@@ -3,36 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from gazeserve.runtime.base import Tensor, TensorSpec
+from gazeserve.runtime.base import SessionBase, Tensor, TensorSpec
 
 
-class LiteRTSession:
+class LiteRTSession(SessionBase):
     """One LiteRT interpreter. XNNPACK is LiteRT's default CPU delegate for float models."""
 
     def __init__(self, model_path: Path, num_threads: int = 1) -> None:
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        check_threads(num_threads)
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter: Any = Interpreter(model_path=str(model_path), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
-        self._inputs = tuple(_spec(d) for d in self._interpreter.get_input_details())
-        self._outputs = tuple(_spec(d) for d in self._interpreter.get_output_details())
-        self._input_index = {d["name"]: d["index"] for d in self._interpreter.get_input_details()}
-        self._output_index = [(d["name"], d["index"])
-                              for d in self._interpreter.get_output_details()]
+        interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        interpreter.allocate_tensors()
+        self._bind(interpreter)
 
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
+    def _bind(self, interpreter: Any) -> None:
+        """Reads the specs and tensor indices of an allocated interpreter."""
+        self._interpreter: Any = interpreter
+        details_in = interpreter.get_input_details()
+        details_out = interpreter.get_output_details()
+        self._inputs = tuple(tensor_spec(d) for d in details_in)
+        self._outputs = tuple(tensor_spec(d) for d in details_out)
+        self._input_index = {d["name"]: d["index"] for d in details_in}
+        self._output_index = [(d["name"], d["index"]) for d in details_out]
 
     def run(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         interpreter = self._interpreter
@@ -46,13 +43,12 @@ class LiteRTSession:
     def close(self) -> None:
         self._interpreter = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def check_threads(num_threads: int) -> None:
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads}")
 
 
-def _spec(detail: dict[str, Any]) -> TensorSpec:
+def tensor_spec(detail: dict[str, Any]) -> TensorSpec:
     return TensorSpec(detail["name"], tuple(int(d) for d in detail["shape"]),
                       np.dtype(detail["dtype"]))

@@ -26,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +35,8 @@ from gazeserve.native.abi import (
     LITERT_DISTRIBUTION,
     layout_mismatches,
 )
-from gazeserve.runtime.base import Tensor, TensorSpec
+from gazeserve.runtime.base import Tensor
+from gazeserve.runtime.litert import LiteRTSession, check_threads
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def default_library_path() -> Path:
     return path
 
 
-class AttentionSession:
+class AttentionSession(LiteRTSession):
     """The attention face mesh in one LiteRT interpreter with our delegate (one thread).
 
     Same interface as `LiteRTSession`. Not thread-safe: one session per thread.
@@ -149,8 +150,7 @@ class AttentionSession:
 
     def __init__(self, model_path: Path, library_path: Path | None = None,
                  num_threads: int = 1) -> None:
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        check_threads(num_threads)
         if not Path(model_path).is_file():
             raise DelegateUnavailable(
                 f"model {model_path} is missing; run `gazeserve models prepare`")
@@ -177,41 +177,13 @@ class AttentionSession:
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise DelegateUnavailable(f"LiteRT cannot prepare the model: {exc}") from exc
-        details_in = self._interpreter.get_input_details()
-        details_out = self._interpreter.get_output_details()
-        self._inputs = tuple(_spec(d) for d in details_in)
-        self._outputs = tuple(_spec(d) for d in details_out)
-        self._input_index = {d["name"]: d["index"] for d in details_in}
-        self._output_index = [(d["name"], d["index"]) for d in details_out]
+        self._bind(self._interpreter)
         self._check_test_vector()
-
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    def run(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        interpreter = self._interpreter
-        if interpreter is None:
-            raise RuntimeError("session is closed")
-        for name, value in inputs.items():
-            interpreter.set_tensor(self._input_index[name], value)
-        interpreter.invoke()
-        return {name: interpreter.get_tensor(index) for name, index in self._output_index}
 
     def close(self) -> None:
         # The interpreter (which holds our kernels) must go before the delegate it points to.
-        self._interpreter = None
+        super().close()
         self._delegate = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _report_error(self) -> str:
         try:
@@ -345,7 +317,3 @@ def attention_mesh_status(model_path: Path | None = None, library_path: Path | N
                                exc.reason)
         return _status[key]
 
-
-def _spec(detail: dict[str, Any]) -> TensorSpec:
-    return TensorSpec(detail["name"], tuple(int(d) for d in detail["shape"]),
-                      np.dtype(detail["dtype"]))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from gazeserve.runtime.base import Tensor, TensorSpec
+from gazeserve.runtime.base import SessionBase, Tensor, TensorSpec
 from gazeserve.runtime.providers import available_providers, choose_providers
 
 log = logging.getLogger("gazeserve.runtime")
@@ -26,7 +26,7 @@ _DTYPES: dict[str, np.dtype[np.generic]] = {
     "tensor(uint8)": np.dtype(np.uint8), "tensor(int8)": np.dtype(np.int8)}
 
 
-class OnnxSession:
+class OnnxSession(SessionBase):
     """One ONNX Runtime session.
 
     Args:
@@ -62,14 +62,6 @@ class OnnxSession:
                         Path(model_path).name, self._providers[0])
 
     @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
     def provider(self) -> str:
         """The provider the session runs on first (others only take nodes it cannot run)."""
         return self._providers[0]
@@ -87,12 +79,6 @@ class OnnxSession:
 
     def close(self) -> None:
         self._session = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _spec(arg: Any) -> TensorSpec:
