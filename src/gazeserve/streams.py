@@ -24,6 +24,18 @@ class StreamOrderError(ValueError):
     """A frame's timestamp is older than the stream's previous frame."""
 
 
+@dataclass(frozen=True)
+class _StreamClock:
+    t_s: float
+    """The stream's time at its last frame."""
+    server_s: float
+    """`time.monotonic()` at that frame."""
+    offset_s: float
+    """Added to client timestamps (s) to put them on the stream's clock."""
+    client: bool
+    """The last frame carried a client timestamp."""
+
+
 @dataclass
 class StreamState:
     """Tracking state of one stream. Frames of one stream are processed one at a time."""
@@ -37,23 +49,36 @@ class StreamState:
     signals: StreamSignals = field(default_factory=StreamSignals, repr=False, compare=False)
     """Smoothing, events, quality baseline and calibration of this stream."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-    _clock_origin: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    _clock: _StreamClock | None = field(default=None, repr=False, compare=False)
 
     def frame_time_s(self, timestamp_ms: float | None) -> float:
-        """This frame's time on the stream's clock, in seconds.
+        """This frame's time on the stream's clock, in seconds; it never goes back.
 
-        The client's timestamps when it sends them; for a frame without one, the server's
-        monotonic time, carried on from the client's clock where the stream has one, so the
-        stream's time never jumps between the two.
+        The client's timestamps when it sends them, else the server's monotonic time. When a
+        stream switches between the two, the new one is offset to carry on from where the
+        stream's time was, so filters and event detectors see one continuous clock.
         """
+        t_s = self.stream_time_s(timestamp_ms)
         now = time.monotonic()
-        if timestamp_ms is not None:
-            self._clock_origin = (timestamp_ms / 1000.0, now)
-            return timestamp_ms / 1000.0
-        if self._clock_origin is None:
-            self._clock_origin = (now, now)
-        client_s, server_s = self._clock_origin
-        return client_s + (now - server_s)
+        if self._clock is not None:
+            t_s = max(t_s, self._clock.t_s)
+        offset = self._clock.offset_s if self._clock is not None else 0.0
+        if timestamp_ms is not None and (self._clock is None or not self._clock.client):
+            offset = t_s - timestamp_ms / 1000.0
+        self._clock = _StreamClock(t_s, now, offset, timestamp_ms is not None)
+        return t_s
+
+    def stream_time_s(self, timestamp_ms: float | None) -> float:
+        """Where a client time (or now, for None) falls on the stream's clock; changes nothing."""
+        now = time.monotonic()
+        clock = self._clock
+        if clock is None:
+            return now if timestamp_ms is None else timestamp_ms / 1000.0
+        if timestamp_ms is None:
+            return clock.t_s + (now - clock.server_s)
+        if clock.client:
+            return timestamp_ms / 1000.0 + clock.offset_s
+        return clock.t_s + (now - clock.server_s)  # first client time: continue from here
 
     def check_timestamp(self, timestamp_ms: float | None) -> None:
         if timestamp_ms is None:

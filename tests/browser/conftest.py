@@ -78,7 +78,9 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("demo-server") / "server.log"
-    with running_server(log_path=log_path) as url:
+    # Frames are not dropped as stale here: a busy CI machine must not turn "the newest frame
+    # gets a result" into a race with MAX_FRAME_AGE_MS (the drop rules have their own tests).
+    with running_server({"MAX_FRAME_AGE_MS": "5000"}, log_path=log_path) as url:
         yield url
 
 

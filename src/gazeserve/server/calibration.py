@@ -85,7 +85,7 @@ async def show_target(stream: StreamState, target_px: tuple[float, float],
         session = stream.signals.calibration_session
         if session is None:
             raise ValueError("no calibration in progress; send action 'start' first")
-        session.target(target_px, stream.frame_time_s(t_ms))
+        session.target(target_px, stream.stream_time_s(t_ms))
     await locked(stream, target)
 
 
