@@ -26,9 +26,8 @@ from gazeserve.bench.stats import LatencySummary, summarize
 if TYPE_CHECKING:
     from gazeserve.pipeline import EngineOptions, GazeEngine
 
-QUANTIZATION_FIELDS = ("quantized", "use_quantized_model", "int8")
+QUANTIZATION_FIELDS = ("use_quantized",)
 """Boolean `EngineOptions` fields that, when present, select the INT8 models."""
-PRECISION_FIELDS = ("precision",)
 """String/enum `EngineOptions` fields that, when present, take the value "int8"."""
 
 
@@ -181,13 +180,6 @@ def _quantized(options: EngineOptions, precision: str) -> EngineOptions | str:
         if name in names:
             flag: dict[str, Any] = {name: True}
             return dataclasses.replace(options, **flag)
-    for name in PRECISION_FIELDS:
-        if name in names:
-            value: dict[str, Any] = {name: "int8"}
-            try:
-                return dataclasses.replace(options, **value)
-            except ValueError as exc:
-                return f"EngineOptions refuses {name}='int8': {exc}"
     return "EngineOptions has no quantization option in this version"
 
 
