@@ -22,6 +22,14 @@ class EngineKind(enum.StrEnum):
     ONNX = "onnx"
 
 
+class BatchingMode(enum.StrEnum):
+    AUTO = "auto"
+    """Batch where it pays: ONNX Runtime on an accelerator provider (on a CPU a batch of 8 costs
+    about as much as 8 single calls, and batching adds a hand-off to every call)."""
+    ON = "on"
+    OFF = "off"
+
+
 class LogLevel(enum.StrEnum):
     CRITICAL = "critical"
     ERROR = "error"
@@ -49,8 +57,12 @@ class Settings(BaseSettings):
     gaze_providers: str | None = None
     """ONNX Runtime providers, comma-separated, best first (`cuda`, `TensorrtExecutionProvider`,
     ...); unset chooses automatically. Checked against the installed build at start-up."""
+    gaze_batching: BatchingMode = BatchingMode.AUTO
+    """Cross-stream batching of face and eye crops (`auto`, `on`, `off`)."""
     gaze_max_batch: int = Field(default=8, ge=1, le=1024)
+    """Most frames whose crops run as one batch; batches never exceed MAX_WORKERS frames."""
     gaze_batch_wait_ms: float = Field(default=2.0, ge=0, le=1000)
+    """Longest a crop waits for other frames' crops (none while no other frame is in flight)."""
     max_workers: int = Field(default_factory=recommended_workers, ge=1, le=256)
     """Inference worker threads in each server process."""
     max_queue_size: int = Field(default=10, ge=1, le=100_000)
@@ -104,7 +116,7 @@ class Settings(BaseSettings):
     gaze_debug_endpoints: bool = False
     """`GET /debug/runtime`: task, thread, stream and connection counts (tests)."""
 
-    @field_validator("gaze_log_level", "gaze_engine", mode="before")
+    @field_validator("gaze_log_level", "gaze_engine", "gaze_batching", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

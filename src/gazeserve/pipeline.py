@@ -27,12 +27,19 @@ from gazeserve.models import ModelName, ModelStore
 from gazeserve.models.selection import ModelFiles, resolve_model_files
 from gazeserve.results import EyeResult, FaceResult, FrameInfo, GazeResult, StageTimings
 from gazeserve.runtime import InferenceSession, RuntimeKind, open_session
+from gazeserve.runtime.batched import (
+    BATCHABLE_STAGES,
+    Batching,
+    BatchListener,
+    batches_correctly,
+)
 from gazeserve.runtime.litert_attention import (
     DelegateUnavailable,
     attention_mesh_status,
     open_attention_session,
 )
 from gazeserve.runtime.providers import CPU, available_providers, choose_providers
+from gazeserve.scheduling.batcher import BatcherOptions
 from gazeserve.streams import StreamState
 from gazeserve.vision.attention_mesh import AttentionMeshModel, MeshResult478
 from gazeserve.vision.detector import Detection, DetectorKind, FaceDetector, merge_detections
@@ -96,10 +103,19 @@ class EngineOptions:
     with the reason logged and kept in `GazeEngine.model_files.reasons`."""
     providers: tuple[str, ...] = ()
     """ONNX Runtime providers, best first (`GAZE_PROVIDERS`); empty chooses automatically."""
+    max_batch: int = 1
+    """Frames whose face (and eye) crops run as one batch when several threads process frames
+    at once (`GAZE_MAX_BATCH`); 1 runs each frame's crops alone. Only models that batch right
+    on the runtime are batched (`runtime.batched.batches_correctly`), so never the attention
+    mesh, nor LiteRT's iris model."""
+    batch_wait_ms: float = 2.0
+    """Longest a crop waits for other frames' crops to join its batch (`GAZE_BATCH_WAIT_MS`);
+    a batch holding every frame in the engine runs at once."""
 
     def __post_init__(self) -> None:
         if self.num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {self.num_threads}")
+        BatcherOptions(self.max_batch, self.batch_wait_ms)  # raises, naming the setting
         if not 1 <= self.max_faces <= MAX_FACES_LIMIT:
             raise ValueError(
                 f"max_faces must be between 1 and {MAX_FACES_LIMIT}, got {self.max_faces}")
@@ -114,10 +130,10 @@ class _Models:
     """One thread's interpreters for every stage."""
 
     def __init__(self, store: ModelStore, files: ModelFiles, options: EngineOptions,
-                 providers: list[str] | None, mesh_kind: MeshKind) -> None:
+                 providers: list[str] | None, mesh_kind: MeshKind, batching: Batching) -> None:
         def session(name: ModelName) -> InferenceSession:
-            return open_session(options.runtime, files.paths[name], options.num_threads,
-                                providers)
+            return batching.session(name) or open_session(
+                options.runtime, files.paths[name], options.num_threads, providers)
 
         self._sessions = [
             session(ModelName.FACE_DETECTOR_SHORT),
@@ -148,7 +164,8 @@ class _Models:
 class GazeEngine:
     """Gaze and attention from RGB frames. Thread-safe; create it once and share it."""
 
-    def __init__(self, options: EngineOptions, store: ModelStore) -> None:
+    def __init__(self, options: EngineOptions, store: ModelStore,
+                 batch_listener: BatchListener | None = None) -> None:
         self.options = options
         self._store = store
         self._idle: queue.SimpleQueue[_Models] = queue.SimpleQueue()
@@ -160,12 +177,15 @@ class GazeEngine:
         self.model_files = resolve_model_files(
             store, options.runtime, options.use_quantized,
             self.providers[0] if self.providers else CPU)
+        self.batching, self.batching_reason = self._new_batching(batch_listener)
         self._release(self._new_models())  # load once now: a bad model fails at creation
 
     @classmethod
-    def create(cls, options: EngineOptions | None = None) -> GazeEngine:
+    def create(cls, options: EngineOptions | None = None,
+               batch_listener: BatchListener | None = None) -> GazeEngine:
+        """`batch_listener` is told each cross-stream batch's model and size (metrics)."""
         options = options or EngineOptions()
-        return cls(options, ModelStore(options.model_dir))
+        return cls(options, ModelStore(options.model_dir), batch_listener)
 
     def new_stream(self, stream_id: str | None = None) -> StreamState:
         return StreamState(stream_id) if stream_id else StreamState()
@@ -254,21 +274,22 @@ class GazeEngine:
         """Runs every model once, so the first real frame does not pay for lazy set-up."""
         blank = np.zeros((192, 192, 3), np.uint8)
         roi = RotatedRect(96.0, 96.0, 192.0, 192.0)
-        with self._lease() as models:
+        self.batching.warm_up()
+        with self._lease() as models, self.batching.frame():
             models.detector.detect(blank)
             models.full_range_detector.detect(blank)
             mesh = models.run_mesh(blank, roi)
             if models.attention is None:
-                for eye in eye_crops(mesh.landmarks_px):
-                    models.iris.run(blank, eye)
+                models.iris.run_pair(blank, *eye_crops(mesh.landmarks_px))
 
     def _process(self, image: ImageRGB, stream: StreamState | None, timestamp_ms: float | None,
                  include_landmarks: bool, max_faces: int, decode_ms: float) -> GazeResult:
         timings = StageTimings(decode=decode_ms)
         start = time.perf_counter_ns()
         height, width = image.shape[:2]
-        with self._lease() as models:
+        with self._lease() as models, self.batching.frame() as batched_stages:
             meshes, detector_ran = self._meshes(models, image, stream, max_faces, timings)
+            batched_stages.passed(ModelName.FACE_LANDMARK)
             faces = [self._face(models, image, mesh, timings, include_landmarks)
                      for mesh in meshes]
         events: list[dict[str, Any]] = []
@@ -321,9 +342,8 @@ class GazeEngine:
             landmarks = mesh.landmarks_px
         else:
             start = time.perf_counter_ns()
-            left, right = eye_crops(mesh.landmarks_px)
-            landmarks = assemble_478(mesh.landmarks_px, models.iris.run(image, left),
-                                     models.iris.run(image, right), self.options.refine_eyes)
+            left, right = models.iris.run_pair(image, *eye_crops(mesh.landmarks_px))
+            landmarks = assemble_478(mesh.landmarks_px, left, right, self.options.refine_eyes)
             timings.iris += (time.perf_counter_ns() - start) / 1e6
         start = time.perf_counter_ns()
         height, width = image.shape[:2]
@@ -356,7 +376,7 @@ class GazeEngine:
 
     def _new_models(self) -> _Models:
         models = _Models(self._store, self.model_files, self.options, self.providers,
-                         self.mesh_kind)
+                         self.mesh_kind, self.batching)
         self._all.append(models)
         return models
 
@@ -368,10 +388,30 @@ class GazeEngine:
         """How many per-thread model sets exist (one per thread that ran at the same time)."""
         return len(self._all)
 
+    def _new_batching(self, listener: BatchListener | None) -> tuple[Batching, str]:
+        """The cross-stream batched models, and why these (for logs and `/readyz`)."""
+        options = self.options
+        if options.max_batch <= 1:
+            return Batching(), "off (max_batch 1)"
+        if self.mesh_kind is MeshKind.ATTENTION:
+            return Batching(), "off: the attention mesh runs one crop per call"
+        names = [n for n in BATCHABLE_STAGES if batches_correctly(options.runtime, n)]
+        sessions = {n: open_session(options.runtime, self.model_files.paths[n],
+                                    options.num_threads, self.providers, batchable=True)
+                    for n in names}
+        reason = (f"up to {options.max_batch} frames per batch, waiting up to "
+                  f"{options.batch_wait_ms:g} ms: {', '.join(n.value for n in names)}")
+        unbatched = [n.value for n in BATCHABLE_STAGES if n not in names]
+        if unbatched:
+            reason += f" ({', '.join(unbatched)} not: {options.runtime} batches it wrongly)"
+        return Batching(sessions, BatcherOptions(options.max_batch, options.batch_wait_ms),
+                        listener), reason
+
     def close(self) -> None:
         self._closed = True
         for models in self._all:
             models.close()
+        self.batching.close()
 
     def __enter__(self) -> Self:
         return self

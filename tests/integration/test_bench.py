@@ -58,6 +58,16 @@ def test_engine_variants_come_from_what_the_code_offers() -> None:
     assert "no mesh 'nosuchmesh'" in reasons["litert-nosuchmesh"]
 
 
+def test_a_batch_suffix_gives_the_variant_cross_stream_batches() -> None:
+    variants, skipped = engine_variants(wanted=["onnx-split+int8:batch4", "litert:batchX",
+                                                "litert:batch0"])
+    assert [(v.name, v.options.max_batch, v.options.use_quantized) for v in variants] == \
+        [("onnx-split+int8:batch4", 4, True)]
+    reasons = {s.name: s.reason for s in skipped}
+    assert "whole number" in reasons["litert:batchX"]
+    assert "whole number" in reasons["litert:batch0"]
+
+
 def test_bench_reports_every_scenario(media: dict[str, Path], tmp_path: Path) -> None:
     report_path, plot_path = tmp_path / "bench.json", tmp_path / "bench.png"
     result = invoke("bench", "--frames", str(FRAMES), "--warmup", "2", "--rounds", "2",

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 QUANTIZATION_FIELDS = ("use_quantized",)
 """Boolean `EngineOptions` fields that, when present, select the INT8 models."""
-"""String/enum `EngineOptions` fields that, when present, take the value "int8"."""
+BATCH_SUFFIX = ":batch"
+"""`onnx-split:batch8`: the variant with cross-stream batches of up to 8 frames."""
 
 
 class Mode(enum.StrEnum):
@@ -118,10 +119,12 @@ def engine_variants(model_dir: Path | None = None,
                                                                    list[Skipped]]:
     """Every engine variant the code offers, or those named in `wanted`.
 
-    A name is `runtime[-mesh][+precision]`: `litert-attention`, `litert-split`, `onnx-split+int8`.
-    By default: every `RuntimeKind` x every explicit `MeshKind` (where `EngineOptions` has a
-    `mesh` field) x (float32, int8). Returns the variants to run and those skipped, each with
-    its reason (not offered by this version, or no quantization option yet).
+    A name is `runtime[-mesh][+precision][:batchN]`: `litert-attention`, `litert-split`,
+    `onnx-split+int8`, `onnx-split:batch8` (cross-stream batches of up to 8 frames: the streams
+    of the N-thread scenarios batch together). By default: every `RuntimeKind` x every explicit
+    `MeshKind` (where `EngineOptions` has a `mesh` field) x (float32, int8), unbatched. Returns
+    the variants to run and those skipped, each with its reason (not offered by this version,
+    or no quantization option yet).
     """
     from gazeserve.pipeline import EngineOptions
     from gazeserve.runtime import RuntimeKind
@@ -133,7 +136,8 @@ def engine_variants(model_dir: Path | None = None,
     variants: list[EngineVariant] = []
     skipped: list[Skipped] = []
     for name in names:
-        base, _, precision = name.partition("+")
+        unbatched, _, batch = name.partition(BATCH_SUFFIX)
+        base, _, precision = unbatched.partition("+")
         runtime, _, mesh = base.partition("-")
         try:
             kind = RuntimeKind(runtime)
@@ -151,13 +155,14 @@ def engine_variants(model_dir: Path | None = None,
             changes["mesh"] = mesh
         options = dataclasses.replace(EngineOptions(model_dir=model_dir, runtime=kind),
                                       **changes)
-        if precision:
-            quantized = _quantized(options, precision)
-            if isinstance(quantized, str):
-                skipped.append(Skipped(name, quantized))
-                continue
-            options = quantized
-        variants.append(EngineVariant(name, options))
+        modified: EngineOptions | str = options
+        for modify, value in ((_quantized, precision), (_batched, batch)):
+            if value and not isinstance(modified, str):
+                modified = modify(modified, value)
+        if isinstance(modified, str):
+            skipped.append(Skipped(name, modified))
+            continue
+        variants.append(EngineVariant(name, modified))
     return variants, skipped
 
 
@@ -181,6 +186,18 @@ def _quantized(options: EngineOptions, precision: str) -> EngineOptions | str:
             flag: dict[str, Any] = {name: True}
             return dataclasses.replace(options, **flag)
     return "EngineOptions has no quantization option in this version"
+
+
+def _batched(options: EngineOptions, size: str) -> EngineOptions | str:
+    """`options` with cross-stream batches of `size` frames, or the reason it cannot be."""
+    if "max_batch" not in {f.name for f in dataclasses.fields(options)}:
+        return "EngineOptions has no batching option in this version"
+    if not size.isdigit() or int(size) < 1:
+        return f"{BATCH_SUFFIX}N needs a whole number of frames >= 1, got {size!r}"
+    try:
+        return dataclasses.replace(options, max_batch=int(size))
+    except ValueError as exc:
+        return str(exc)
 
 
 def open_engine(variant: EngineVariant) -> GazeEngine | str:

@@ -32,6 +32,8 @@ HOLD_BACK_EVERY = 4
 class RecordingSession:
     """An `InferenceSession` that keeps every input it is given (and its outputs)."""
 
+    accepts_batches = False  # one crop per call, so each recorded input is one crop
+
     def __init__(self, inner: InferenceSession) -> None:
         self._inner = inner
         self.inputs_seen: list[Tensor] = []

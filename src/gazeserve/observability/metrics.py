@@ -51,6 +51,9 @@ STAGE_BUCKETS_S: tuple[float, ...] = (
 HTTP_BUCKETS_S: tuple[float, ...] = (*STAGE_BUCKETS_S, 2.5, 5.0, 10.0)
 """The stage bounds plus a tail for large uploads and slow clients."""
 
+BATCH_SIZE_BUCKETS: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128)
+"""Crops per batch: a frame's face, or its two eyes (GAZE_MAX_BATCH frames: up to 2x)."""
+
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 """Methods kept as labels; anything else is counted as ``other``."""
 
@@ -217,6 +220,11 @@ class Metrics:
         self._blinks = Counter(
             "gazeserve_blinks", "Blinks detected on all streams.", registry=reg
         )
+        self._batch_size = Histogram(
+            "gazeserve_batch_size",
+            "Crops per cross-stream batch, by model (face_landmark, iris_landmark).",
+            ["model"], buckets=BATCH_SIZE_BUCKETS, registry=reg,
+        )  # fmt: skip
 
         self._build: BuildInfo | None = None
         self._start_time_seconds.set(time.time())
@@ -332,6 +340,10 @@ class Metrics:
     def blink(self) -> None:
         """Counts one blink (from the blink detector of any stream)."""
         self._blinks.inc()
+
+    def observe_batch(self, model: str, crops: int) -> None:
+        """Records one cross-stream batch of ``crops`` inputs of ``model``."""
+        self._batch_size.labels(model).observe(crops)
 
     # HTTP.
 

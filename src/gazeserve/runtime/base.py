@@ -29,6 +29,12 @@ class InferenceSession(Protocol):
     @property
     def outputs(self) -> tuple[TensorSpec, ...]: ...
 
+    @property
+    def accepts_batches(self) -> bool:
+        """`run` takes inputs of any batch size and returns outputs of that batch size, each
+        item's equal to its single run's (tests/integration/onnx/test_onnx_models.py)."""
+        ...
+
     def run(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
         """Runs the model once; returns every output by name (arrays owned by the caller)."""
         ...
@@ -45,6 +51,7 @@ class SessionBase:
 
     _inputs: tuple[TensorSpec, ...]
     _outputs: tuple[TensorSpec, ...]
+    accepts_batches: bool = False
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:

@@ -15,12 +15,14 @@ class RuntimeKind(enum.StrEnum):
 
 
 def open_session(kind: RuntimeKind, model_path: Path, num_threads: int = 1,
-                 providers: Sequence[str] | None = None) -> InferenceSession:
-    """`providers` (ONNX Runtime only): execution providers, best first; None chooses them."""
+                 providers: Sequence[str] | None = None,
+                 batchable: bool = False) -> InferenceSession:
+    """`providers` (ONNX Runtime only): execution providers, best first; None chooses them.
+    `batchable` (LiteRT only; ONNX sessions always take batches): see `LiteRTSession`."""
     if kind is RuntimeKind.LITERT:
         from gazeserve.runtime.litert import LiteRTSession
 
-        return LiteRTSession(model_path, num_threads=num_threads)
+        return LiteRTSession(model_path, num_threads=num_threads, batchable=batchable)
     if kind is RuntimeKind.ONNX:
         from gazeserve.runtime.onnx import OnnxSession
 

@@ -11,15 +11,40 @@ from gazeserve.runtime.base import SessionBase, Tensor, TensorSpec
 
 
 class LiteRTSession(SessionBase):
-    """One LiteRT interpreter. XNNPACK is LiteRT's default CPU delegate for float models."""
+    """One LiteRT interpreter. XNNPACK is LiteRT's default CPU delegate for float models.
 
-    def __init__(self, model_path: Path, num_threads: int = 1) -> None:
+    Args:
+        batchable: Accept inputs of any batch size, each size run by an interpreter of its own
+            (resized once, when first needed). Only for a model whose batched outputs are right
+            on LiteRT: the face mesh is; the detectors and the iris model are not
+            (`runtime.batched.batches_correctly`).
+    """
+
+    def __init__(self, model_path: Path, num_threads: int = 1, batchable: bool = False) -> None:
         check_threads(num_threads)
+        self._model_path, self._num_threads = model_path, num_threads
+        self._bind(self._new_interpreter(1))
+        self.accepts_batches = batchable
+        self._by_batch: dict[int, Any] = {1: self._interpreter}
+
+    def _new_interpreter(self, batch: int) -> Any:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+        interpreter = Interpreter(model_path=str(self._model_path), num_threads=self._num_threads)
+        if batch != 1:
+            for detail in interpreter.get_input_details():
+                interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
         interpreter.allocate_tensors()
-        self._bind(interpreter)
+        return interpreter
+
+    def _interpreter_for(self, inputs: dict[str, Tensor]) -> Any:
+        batch = next(iter(inputs.values())).shape[0]
+        if batch == 1 or not self.accepts_batches:
+            return self._interpreter
+        interpreter = self._by_batch.get(batch)
+        if interpreter is None:
+            interpreter = self._by_batch[batch] = self._new_interpreter(batch)
+        return interpreter
 
     def _bind(self, interpreter: Any) -> None:
         """Reads the specs and tensor indices of an allocated interpreter."""
@@ -32,9 +57,9 @@ class LiteRTSession(SessionBase):
         self._output_index = [(d["name"], d["index"]) for d in details_out]
 
     def run(self, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
-        interpreter = self._interpreter
-        if interpreter is None:
+        if self._interpreter is None:
             raise RuntimeError("session is closed")
+        interpreter = self._interpreter_for(inputs)
         for name, value in inputs.items():
             interpreter.set_tensor(self._input_index[name], value)
         interpreter.invoke()
@@ -42,6 +67,7 @@ class LiteRTSession(SessionBase):
 
     def close(self) -> None:
         self._interpreter = None
+        self._by_batch = {}
 
 
 def check_threads(num_threads: int) -> None:

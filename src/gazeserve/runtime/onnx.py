@@ -52,6 +52,7 @@ class OnnxSession(SessionBase):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: provider fallbacks are reported by us
+        self.accepts_batches = True  # every derived model has a symbolic batch dimension
         self._session: Any = ort.InferenceSession(str(model_path), options, providers=chosen)
         self._inputs = tuple(_spec(i) for i in self._session.get_inputs())
         self._outputs = tuple(_spec(o) for o in self._session.get_outputs())

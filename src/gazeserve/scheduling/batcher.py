@@ -6,14 +6,21 @@ holds ``max_batch`` items or ``max_wait_ms`` after that first item arrived, whic
 and must return one result per item, in order; while it runs, the next batch fills. If it raises,
 every caller of that batch gets the exception. As Ray Serve's ``@serve.batch``, in one event loop.
 
-Only batch a model whose batched outputs equal its single ones: the ONNX models (symbolic batch),
-never LiteRT's detector or iris model, whose ``resize_tensor_input`` keeps returning batch-1
-outputs (tests/integration/test_batching.py).
+Waiting only pays when someone else may still come: given ``expected`` (how many items may be
+submitted now, counting those waiting), a batch that already holds them all runs at once, so a
+lone stream never waits ``max_wait_ms``. Callers whose count drops without submitting call
+`nudge` so the waiting batch sees it.
+
+The engine batches its face and eye crops with it (`gazeserve.runtime.batched`), only for models
+whose batched outputs equal their single ones: the ONNX models (symbolic batch) and LiteRT's
+face mesh, never LiteRT's detector or iris model, whose ``resize_tensor_input`` keeps returning
+batch-1 outputs (tests/integration/onnx/test_onnx_models.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -73,11 +80,16 @@ class Batcher(Generic[T, R]):
     """
 
     def __init__(self, handler: Callable[[list[T]], Sequence[R]],
-                 options: BatcherOptions | None = None) -> None:
+                 options: BatcherOptions | None = None,
+                 expected: Callable[[], int] | None = None) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable (list of items -> list of results), "
                             f"got {type(handler).__name__}")
+        if expected is not None and not callable(expected):
+            raise TypeError(f"expected must be callable (-> items that may come), "
+                            f"got {type(expected).__name__}")
         self._handler = handler
+        self._expected = expected
         self.options = options or BatcherOptions()
         self._pending: deque[_Pending[T, R]] = deque()
         self._wakeup: asyncio.Event | None = None
@@ -101,6 +113,14 @@ class Batcher(Generic[T, R]):
         assert self._wakeup is not None
         self._wakeup.set()
         return await future
+
+    def nudge(self) -> None:
+        """Tells a waiting batch that `expected` may have dropped. Safe from any thread."""
+        wakeup, task = self._wakeup, self._task
+        if wakeup is None or task is None or task.done():
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nothing waits any more
+            task.get_loop().call_soon_threadsafe(wakeup.set)
 
     @property
     def waiting(self) -> int:
@@ -133,7 +153,8 @@ class Batcher(Generic[T, R]):
                 wakeup.clear()
                 await wakeup.wait()
             deadline = self._pending[0].arrived + wait_s
-            while len(self._pending) < max_batch and not self._closed:
+            while len(self._pending) < max_batch and not self._closed \
+                    and not self._all_expected_here():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -146,6 +167,9 @@ class Batcher(Generic[T, R]):
             batch = [self._pending.popleft()
                      for _ in range(min(max_batch, len(self._pending)))]
             await self._run_batch(batch)
+
+    def _all_expected_here(self) -> bool:
+        return self._expected is not None and len(self._pending) >= self._expected()
 
     async def _run_batch(self, batch: list[_Pending[T, R]]) -> None:
         live = [p for p in batch if not p.future.done()]  # a cancelled caller drops out

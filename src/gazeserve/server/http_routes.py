@@ -300,6 +300,7 @@ async def readyz(request: Request) -> Response:
     return json_response({"status": "ready", "engine": service.runtime.value,
                           "mesh": service.engine.mesh_kind.value,
                           "mesh_reason": service.engine.mesh_reason,
+                          "batching": service.engine.batching_reason,
                           "workers": service.settings.max_workers})
 
 

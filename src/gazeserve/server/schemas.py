@@ -131,6 +131,8 @@ class ReadyModel(_Open):
     engine: str
     mesh: str
     mesh_reason: str
+    batching: str
+    """Whether and what the engine batches across streams (GAZE_BATCHING), and why."""
     workers: int
 
 

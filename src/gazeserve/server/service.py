@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from functools import partial
 from typing import Protocol
@@ -18,7 +19,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gazeserve.config import Settings, recommended_workers
+from gazeserve.config import BatchingMode, Settings, recommended_workers
 from gazeserve.models import ModelStore
 from gazeserve.models.derived import DerivedState, derived_statuses
 from gazeserve.models.manifest import Precision
@@ -26,7 +27,12 @@ from gazeserve.observability.metrics import Metrics
 from gazeserve.pipeline import EngineOptions, GazeEngine
 from gazeserve.results import AttentionState, GazeResult
 from gazeserve.runtime import RuntimeKind
-from gazeserve.runtime.providers import available_providers, parse_providers
+from gazeserve.runtime.providers import (
+    CPU,
+    available_providers,
+    choose_providers,
+    parse_providers,
+)
 from gazeserve.runtime.selection import resolve_engine
 from gazeserve.scheduling.frame_queue import DropReason, FrameDropped, FrameQueue, QueueOptions
 from gazeserve.scheduling.workers import InferenceWorkers
@@ -60,11 +66,15 @@ class GazeService:
         self.metrics = metrics
         self.started_at = time.time()
         self.runtime = _runtime_for(settings)
+        providers = tuple(parse_providers(settings.gaze_providers))
         self.engine = GazeEngine.create(EngineOptions(
             model_dir=settings.gaze_model_dir, runtime=self.runtime,
-            use_quantized=settings.use_quantized_model,
-            providers=tuple(parse_providers(settings.gaze_providers)),
-            max_pixels=settings.gaze_max_pixels))
+            use_quantized=settings.use_quantized_model, providers=providers,
+            max_pixels=settings.gaze_max_pixels,
+            max_batch=max_batch_for(settings, self.runtime, providers, available_providers()),
+            batch_wait_ms=settings.gaze_batch_wait_ms),
+            batch_listener=lambda model, crops: metrics.observe_batch(model.value, crops))
+        _log_batching(settings, self.engine)
         self.faults = FaultInjector(metrics) if settings.gaze_fault_injection else None
         if self.faults is not None:
             log.warning("GAZE_FAULT_INJECTION is on: frames with a fault marker fail on purpose; "
@@ -203,8 +213,16 @@ class GazeService:
             "providers": self.engine.providers,
             "model_precisions": {n.value: p.value
                                  for n, p in self.engine.model_files.precisions.items()},
+            "batching": self.batching_info(),
             "pid": os.getpid(),
         }
+
+    def batching_info(self) -> dict[str, object]:
+        """Whether and what the engine batches across streams, and the batches run so far."""
+        batching = self.engine.batching
+        return {"enabled": batching.enabled, "reason": self.engine.batching_reason,
+                "max_batch": batching.options.max_batch if batching.enabled else 1,
+                "batches": {name: asdict(stats) for name, stats in batching.stats().items()}}
 
     def runtime_counts(self) -> dict[str, object]:
         """Tasks, threads, file descriptors, connections and streams now (leak checks; the
@@ -221,6 +239,28 @@ class GazeService:
             "queue": asdict(self.queue.stats()),
             **self.system_info(),
         }
+
+
+def max_batch_for(settings: Settings, runtime: RuntimeKind, requested: Sequence[str],
+                  available: Sequence[str]) -> int:
+    """`GAZE_MAX_BATCH` where batching is on; 1 (off) otherwise. `auto` batches on ONNX Runtime
+    with an accelerator provider only (chosen from `available`, or `requested` by
+    GAZE_PROVIDERS): on a CPU it cost more than it saved (docs/operations.md)."""
+    mode = settings.gaze_batching
+    if mode is BatchingMode.OFF:
+        return 1
+    if mode is BatchingMode.AUTO and (
+            runtime is not RuntimeKind.ONNX or choose_providers(available, requested)[0] == CPU):
+        return 1
+    return settings.gaze_max_batch
+
+
+def _log_batching(settings: Settings, engine: GazeEngine) -> None:
+    log.info("cross-stream batching (GAZE_BATCHING=%s): %s", settings.gaze_batching.value,
+             engine.batching_reason)
+    if engine.batching.enabled and settings.max_workers < settings.gaze_max_batch:
+        log.warning("MAX_WORKERS=%d < GAZE_MAX_BATCH=%d: a batch never holds more frames than "
+                    "there are workers", settings.max_workers, settings.gaze_max_batch)
 
 
 def _runtime_for(settings: Settings) -> RuntimeKind:

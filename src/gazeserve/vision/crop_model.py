@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from gazeserve.runtime.base import InferenceSession, Tensor
@@ -28,3 +30,14 @@ class CropModel:
         inp = crop_input(image, roi, self.input_size, flip_horizontally)
         out = self._session.run({self._input_name: inp})
         return [out[name] for name in self._output_names]
+
+    def infer_many(self, image: ImageRGB, crops: Sequence[tuple[RotatedRect, bool]]
+                   ) -> list[list[Tensor]]:
+        """`infer` for each (roi, flip_horizontally): one batched call where the session takes
+        batches (both eyes of a face in one call), else one call each."""
+        if not self._session.accepts_batches or len(crops) < 2:
+            return [self.infer(image, roi, flip) for roi, flip in crops]
+        inp = np.concatenate([crop_input(image, roi, self.input_size, flip)
+                              for roi, flip in crops])
+        out = self._session.run({self._input_name: inp})
+        return [[out[name][i:i + 1] for name in self._output_names] for i in range(len(crops))]

@@ -83,7 +83,17 @@ class IrisModel(CropModel):
 
     def run(self, image: ImageRGB, eye: EyeCrop) -> EyeLandmarks:
         """The eye's region and iris in image pixels; z is the model's, rescaled."""
-        raw_iris, raw_contour = self.infer(image, eye.roi, eye.mirrored)
+        return self._landmarks(eye, *self.infer(image, eye.roi, eye.mirrored))
+
+    def run_pair(self, image: ImageRGB, left: EyeCrop, right: EyeCrop
+                 ) -> tuple[EyeLandmarks, EyeLandmarks]:
+        """Both eyes of a face, in one call where the runtime batches (see `infer_many`)."""
+        left_out, right_out = self.infer_many(image, [(left.roi, left.mirrored),
+                                                      (right.roi, right.mirrored)])
+        return self._landmarks(left, *left_out), self._landmarks(right, *right_out)
+
+    def _landmarks(self, eye: EyeCrop, raw_iris: FloatArray, raw_contour: FloatArray
+                   ) -> EyeLandmarks:
         size = np.float32(self.input_size)
         iris = project_to_image(raw_iris.reshape(IRIS_POINTS, 3) / size, eye.roi,
                                 flip_horizontally=eye.mirrored)

@@ -202,7 +202,10 @@ def test_gpu_image_runs_the_onnx_engine_on_onnxruntime_gpu() -> None:
     runs = " ".join(ins.args for ins in instructions if ins.keyword == "RUN")
     assert '"onnxruntime-gpu==${ORT_GPU_VERSION}"' in runs
     assert "pip uninstall -y onnxruntime" in runs
-    assert final_env(instructions)["GAZE_ENGINE"] == "onnx"
+    env = final_env(instructions)
+    assert env["GAZE_ENGINE"] == "onnx"
+    assert env["MAX_WORKERS"] == env["GAZE_MAX_BATCH"], "a batch never holds more frames " \
+        "than there are workers"
 
 
 def test_optimized_is_the_cpu_image_with_the_per_core_profile() -> None:

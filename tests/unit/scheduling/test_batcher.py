@@ -178,3 +178,53 @@ def test_one_batcher_serves_one_event_loop() -> None:
     assert asyncio.run(b.submit(1)) == 2
     with pytest.raises(RuntimeError, match="one event loop"):
         asyncio.run(b.submit(2))
+
+
+def test_a_batch_holding_every_expected_item_runs_without_waiting() -> None:
+    """A lone caller (expected 1) never waits `max_wait_ms`: the test would time out if it did."""
+    handler = Recorder()
+
+    async def main() -> list[int]:
+        async with Batcher(handler, BatcherOptions(max_batch=8, max_wait_ms=NEVER_MS),
+                           expected=lambda: 2) as b:
+            first = await asyncio.gather(b.submit(1), b.submit(2))
+            return [*first]
+
+    assert run(main()) == [2, 4]
+    assert handler.batches == [[1, 2]]
+
+
+def test_a_batch_waits_for_an_expected_caller_and_a_nudge_releases_it() -> None:
+    handler = Recorder()
+    expected = [2]
+
+    async def main() -> int:
+        async with Batcher(handler, BatcherOptions(max_batch=8, max_wait_ms=NEVER_MS),
+                           expected=lambda: expected[0]) as b:
+            task = asyncio.create_task(b.submit(5))
+            await asyncio.sleep(0.05)
+            assert not task.done() and b.waiting == 1  # the second caller may still come
+            expected[0] = 1  # it went elsewhere: its thread says so
+            await asyncio.to_thread(b.nudge)
+            return await task
+
+    assert run(main()) == 10
+    assert handler.batches == [[5]]
+
+
+def test_nudge_before_any_submit_or_after_close_is_harmless() -> None:
+    b: Batcher[int, int] = Batcher(Recorder(), BatcherOptions(max_batch=1), expected=lambda: 1)
+    b.nudge()
+
+    async def main() -> int:
+        result = await b.submit(3)
+        await b.close()
+        b.nudge()
+        return result
+
+    assert run(main()) == 6
+
+
+def test_expected_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="expected must be callable"):
+        Batcher(Recorder(), expected=3)  # type: ignore[arg-type]
