@@ -54,6 +54,9 @@ def test_the_page_asks_for_a_key_and_then_runs(page: Page, keyed_server: str) ->
 
 def test_a_wrong_key_is_asked_for_again(page: Page, keyed_server: str) -> None:
     page.goto(keyed_server)
+    # Let the keyless first load ask for a key first: asking clears the stored key, and it may
+    # come after `goto` returns, which would wipe the wrong key before the reload could use it.
+    wait_for_status(page, "key_required")
     page.evaluate("() => sessionStorage.setItem('gazeserve.apiKey', 'wrong-key-0123456789')")
     page.reload()
     wait_for_status(page, "key_required")
