@@ -270,3 +270,14 @@ def exported_sample_names(exposition: str) -> set[str]:
         names.update(sample.name for sample in family.samples)
         names.update(family.name + suffix for suffix in SAMPLE_SUFFIXES.get(family.type, ("",)))
     return names
+
+
+def exported_names() -> set[str]:
+    """Sample names of a fresh Metrics object, as /metrics shows them."""
+    from gazeserve.observability import Metrics, render_prometheus
+
+    metrics = Metrics()
+    metrics.set_build_info(engine="litert", runtime="litert")
+    metrics.observe_http("/v1/gaze", "POST", 200, 0.01)
+    metrics.frame_dropped("stale")
+    return exported_sample_names(render_prometheus(metrics)[0].decode())

@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, Self, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from gazeserve.gaze.face import GeometryOptions, analyze_face
+from gazeserve.gaze.face import FaceGeometry, GeometryOptions, analyze_face
 from gazeserve.gaze.nominal_iris import with_nominal_irises
 from gazeserve.gaze.quality import assess_quality
 from gazeserve.imaging.decode import DEFAULT_MAX_PIXELS, decode_image
@@ -249,14 +249,11 @@ class GazeEngine:
         full = points if has_irises else with_nominal_irises(points)
         geometry = analyze_face(full, (width, height), self.options.geometry,
                                 irises_measured=has_irises)
-        left, right, gaze = geometry.left_eye, geometry.right_eye, geometry.gaze
+        face = _face_result(geometry, 1.0, full)
         if not has_irises:
-            left, right = _without_iris(left), _without_iris(right)
-            gaze = replace(gaze, displacement=None)
-        face = FaceResult(
-            score=1.0, box_px=_box(full), head_pose=geometry.head_pose,
-            head_translation_mm=geometry.head_translation_mm, left_eye=left, right_eye=right,
-            gaze=gaze, on_screen=geometry.on_screen, attention=geometry.attention)
+            face = replace(face, left_eye=_without_iris(face.left_eye),
+                           right_eye=_without_iris(face.right_eye),
+                           gaze=replace(face.gaze, displacement=None))
         timings = StageTimings()
         faces: list[FaceResult] = [face]
         events: list[dict[str, Any]] = []
@@ -275,7 +272,7 @@ class GazeEngine:
         blank = np.zeros((192, 192, 3), np.uint8)
         roi = RotatedRect(96.0, 96.0, 192.0, 192.0)
         self.batching.warm_up()
-        with self._lease() as models, self.batching.frame():
+        with self._lease() as models:
             models.detector.detect(blank)
             models.full_range_detector.detect(blank)
             mesh = models.run_mesh(blank, roi)
@@ -348,18 +345,7 @@ class GazeEngine:
         start = time.perf_counter_ns()
         height, width = image.shape[:2]
         geometry = analyze_face(landmarks, (width, height), self.options.geometry)
-        face = FaceResult(
-            score=mesh.presence,
-            box_px=_box(landmarks),
-            head_pose=geometry.head_pose,
-            head_translation_mm=geometry.head_translation_mm,
-            left_eye=geometry.left_eye,
-            right_eye=geometry.right_eye,
-            gaze=geometry.gaze,
-            on_screen=geometry.on_screen,
-            attention=geometry.attention,
-            landmarks_px=landmarks if include_landmarks else None,
-        )
+        face = _face_result(geometry, mesh.presence, landmarks, include_landmarks)
         timings.gaze += (time.perf_counter_ns() - start) / 1e6
         return face
 
@@ -452,8 +438,15 @@ def _check_image(image: object) -> None:
         raise InvalidImageError("image has no pixels")
 
 
-def _box(landmarks_px: npt.NDArray[np.float32]) -> tuple[float, float, float, float]:
-    return bounding_box_px(landmarks_px)
+def _face_result(geometry: FaceGeometry, score: float, landmarks_px: npt.NDArray[np.float32],
+                 include_landmarks: bool = False) -> FaceResult:
+    """The reported face: its geometry, its score and box, the landmarks if asked for."""
+    return FaceResult(
+        score=score, box_px=bounding_box_px(landmarks_px), head_pose=geometry.head_pose,
+        head_translation_mm=geometry.head_translation_mm, left_eye=geometry.left_eye,
+        right_eye=geometry.right_eye, gaze=geometry.gaze, on_screen=geometry.on_screen,
+        attention=geometry.attention,
+        landmarks_px=landmarks_px if include_landmarks else None)
 
 
 def _without_iris(eye: EyeResult) -> EyeResult:

@@ -553,14 +553,17 @@ GZ_EXPORT void tflite_plugin_destroy_delegate(TfLiteDelegate* delegate) {
 /* Delegates plus kernels currently allocated by this library. */
 GZ_EXPORT long gz_live_objects(void) { return atomic_load(&live_objects); }
 
-/* Copies `text` into buf (NUL-terminated, truncated to size) and returns its full length. */
-static int copy_out(const char* text, size_t len, char* buf, size_t size) {
-  if (buf != NULL && size > 0) {
-    const size_t n = len < size - 1 ? len : size - 1;
-    memcpy(buf, text, n);
+/* Copies t into buf (NUL-terminated, truncated to size) and frees it; returns t's full length,
+ * or -1 when building t ran out of memory. */
+static int text_copy_out(Text* t, char* buf, size_t size) {
+  const int len = t->failed ? -1 : (int)t->len;
+  if (!t->failed && buf != NULL && size > 0) {
+    const size_t n = t->len < size - 1 ? t->len : size - 1;
+    memcpy(buf, t->data, n);
     buf[n] = '\0';
   }
-  return (int)len;
+  text_reset(t);
+  return len;
 }
 
 /* The delegate's report of its last Prepare as JSON; -1 for a pointer that is not ours. */
@@ -571,13 +574,7 @@ GZ_EXPORT int gz_delegate_report_json(const TfLiteDelegate* delegate, char* buf,
   text_printf(&t, "{\"prepare_calls\":%d,\"claimed_nodes\":%d,\"last\":%s}",
               state->prepare_calls, state->claimed,
               state->report.data ? state->report.data : "null");
-  if (t.failed) {
-    text_reset(&t);
-    return -1;
-  }
-  const int len = copy_out(t.data, t.len, buf, size);
-  text_reset(&t);
-  return len;
+  return text_copy_out(&t, buf, size);
 }
 
 #define LAYOUT(T, F) text_printf(&t, "%s\"offsetof(" #T "." #F ")\":%zu", \
@@ -645,11 +642,5 @@ GZ_EXPORT int gz_abi_layout_json(char* buf, size_t size) {
   LAYOUT(TfLiteDelegate, flags);
   LAYOUT(TfLiteDelegate, opaque_delegate_builder);
   text_printf(&t, "}");
-  if (t.failed) {
-    text_reset(&t);
-    return -1;
-  }
-  const int len = copy_out(t.data, t.len, buf, size);
-  text_reset(&t);
-  return len;
+  return text_copy_out(&t, buf, size);
 }

@@ -214,10 +214,8 @@ class Batching:
                  listener: BatchListener | None = None) -> None:
         self.options = options or BatcherOptions()
         self._loop = BatchLoop() if sessions else None
-        self.models: dict[ModelName, BatchedModel] = {}
-        for name, session in (sessions or {}).items():
-            assert self._loop is not None
-            self.models[name] = BatchedModel(name, session, self._loop, self.options, listener)
+        self.models = {name: BatchedModel(name, session, self._loop, self.options, listener)
+                       for name, session in (sessions or {}).items() if self._loop is not None}
 
     @property
     def enabled(self) -> bool:

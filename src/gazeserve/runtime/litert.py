@@ -38,8 +38,10 @@ class LiteRTSession(SessionBase):
         return interpreter
 
     def _interpreter_for(self, inputs: dict[str, Tensor]) -> Any:
+        if not self.accepts_batches:
+            return self._interpreter
         batch = next(iter(inputs.values())).shape[0]
-        if batch == 1 or not self.accepts_batches:
+        if batch == 1:
             return self._interpreter
         interpreter = self._by_batch.get(batch)
         if interpreter is None:

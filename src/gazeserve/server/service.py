@@ -28,9 +28,9 @@ from gazeserve.pipeline import EngineOptions, GazeEngine
 from gazeserve.results import AttentionState, GazeResult
 from gazeserve.runtime import RuntimeKind
 from gazeserve.runtime.providers import (
-    CPU,
     available_providers,
     choose_providers,
+    has_accelerator,
     parse_providers,
 )
 from gazeserve.runtime.selection import resolve_engine
@@ -250,7 +250,8 @@ def max_batch_for(settings: Settings, runtime: RuntimeKind, requested: Sequence[
     if mode is BatchingMode.OFF:
         return 1
     if mode is BatchingMode.AUTO and (
-            runtime is not RuntimeKind.ONNX or choose_providers(available, requested)[0] == CPU):
+            runtime is not RuntimeKind.ONNX
+            or not has_accelerator(choose_providers(available, requested)[:1])):
         return 1
     return settings.gaze_max_batch
 

@@ -18,22 +18,12 @@ from tests.deploy_support import (
     PROMETHEUS_OWN_SERIES,
     dashboard_panels,
     dashboard_queries,
-    exported_sample_names,
+    exported_names,
     load_dashboard,
     load_yaml,
     metric_names,
     template_variable_metrics,
 )
-
-from gazeserve.observability import Metrics, render_prometheus
-
-
-def exported_names() -> set[str]:
-    metrics = Metrics()
-    metrics.set_build_info(engine="litert", runtime="litert")
-    metrics.observe_http("/v1/gaze", "POST", 200, 0.01)
-    metrics.frame_dropped("stale")
-    return exported_sample_names(render_prometheus(metrics)[0].decode())
 
 
 def test_every_panel_query_parses(tmp_path: Path) -> None:

@@ -20,12 +20,10 @@ from tests.deploy_support import (
     PROMETHEUS_DIR,
     PROMETHEUS_OWN_SERIES,
     alert_rules,
-    exported_sample_names,
+    exported_names,
     load_yaml,
     metric_names,
 )
-
-from gazeserve.observability import Metrics, render_prometheus
 
 EXPECTED_ALERTS = {
     "GazeserveDown",                    # service down
@@ -47,14 +45,6 @@ def promtool(*args: str, cwd: Path = PROMETHEUS_DIR) -> str:
     assert result.returncode == 0, output
     return output
 
-
-def exported_names() -> set[str]:
-    """Sample names of a fresh Metrics object, as /metrics shows them."""
-    metrics = Metrics()
-    metrics.set_build_info(engine="litert", runtime="litert")
-    metrics.observe_http("/v1/gaze", "POST", 200, 0.01)
-    metrics.frame_dropped("stale")
-    return exported_sample_names(render_prometheus(metrics)[0].decode())
 
 
 def test_config_and_rules_are_valid() -> None:
